@@ -1,0 +1,84 @@
+/** Opens the database: embedded PGlite by default, a real Postgres when DATABASE_URL names one. */
+import { PGlite } from "@electric-sql/pglite";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import postgres from "postgres";
+import * as schema from "./schema.ts";
+
+/** The Drizzle database every domain module receives; the same type for PGlite and Postgres. */
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+/** An open database and the function that closes it. */
+export interface DbHandle {
+  db: Db;
+  kind: "pglite" | "postgres";
+  /** Where the data lives: a folder, `memory:` or the Postgres URL without its password. */
+  location: string;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Where the committed migrations live. */
+export const migrationsFolder = new URL("./migrations", import.meta.url).pathname;
+
+/** Opens the database named by `url` (unset: PGlite in `dataDir`; `memory:`: in-memory PGlite) and migrates it. */
+export async function createDb(
+  options: { url?: string; dataDir?: string; poolSize?: number },
+): Promise<DbHandle> {
+  const url = options.url;
+  if (url && /^postgres(ql)?:\/\//.test(url)) {
+    const client = postgres(url, { max: options.poolSize ?? 10, onnotice: () => {} });
+    const db = drizzlePostgres(client, { schema }) as unknown as Db;
+    try {
+      await migratePostgres(db as never, { migrationsFolder });
+    } catch (err) {
+      await client.end({ timeout: 1 });
+      throw err;
+    }
+    const close = () => client.end({ timeout: 5 });
+    return { db, kind: "postgres", location: redact(url), close, [Symbol.asyncDispose]: close };
+  }
+  const memory = url === "memory:" || url === "memory://";
+  if (url && !memory) {
+    throw new Error(`Cannot open database: unsupported DATABASE_URL scheme in ${redact(url)}`);
+  }
+  const dataDir = memory ? undefined : `${options.dataDir ?? "./data"}/pglite`;
+  if (dataDir) await Deno.mkdir(dataDir, { recursive: true });
+  return await usePglite(await PGlite.create(dataDir), { location: dataDir ?? "memory:" });
+}
+
+/** Wraps an open PGlite instance (e.g. a test's clone), migrates it unless told not to, and owns its closing. */
+export async function usePglite(
+  client: PGlite,
+  options: { location?: string; migrate?: boolean } = {},
+): Promise<DbHandle> {
+  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  if (options.migrate !== false) {
+    try {
+      await migratePglite(db as never, { migrationsFolder });
+    } catch (err) {
+      await client.close();
+      throw err;
+    }
+  }
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await client.close();
+  };
+  return { db, kind: "pglite", location: options.location ?? "memory:", close, [Symbol.asyncDispose]: close };
+}
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "(unparseable url)";
+  }
+}

@@ -1,0 +1,63 @@
+/** createApp(deps): middleware, the one error mapping, and the route modules. */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { authRoutes } from "../routes/auth.ts";
+import { healthRoutes } from "../routes/health.ts";
+import { legacyRoutes } from "../routes/legacy.ts";
+import { otpRoutes } from "../routes/otp.ts";
+import type { Deps } from "./deps.ts";
+import { NotFoundError, PayloadTooLargeError, problemResponse, toProblem } from "./errors.ts";
+import type { AppEnv } from "./http.ts";
+
+/** Largest request body accepted anywhere. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Builds the whole HTTP app from injected dependencies; no I/O happens here. */
+export function createApp(deps: Deps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use(async (c, next) => {
+    const started = performance.now();
+    const incoming = c.req.header("x-request-id");
+    const requestId = incoming && /^[\w.-]{1,128}$/.test(incoming) ? incoming : crypto.randomUUID();
+    c.set("requestId", requestId);
+    await next();
+    c.header("x-request-id", requestId);
+    // The path only: query strings can carry tokens (media auth, WebSocket tickets).
+    deps.log.info("request", {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      duration_ms: Math.round((performance.now() - started) * 100) / 100,
+      request_id: requestId,
+    });
+  });
+  app.use(bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => {
+      const { problem, headers } = toProblem(new PayloadTooLargeError(MAX_BODY_BYTES), c.req.path);
+      return problemResponse(problem, headers);
+    },
+  }));
+
+  app.route("/health", healthRoutes(deps));
+  app.route("/api/v1/otp", otpRoutes(deps));
+  app.route("/api/v1", authRoutes(deps));
+  app.route("/api", legacyRoutes(deps));
+
+  app.notFound((c) => {
+    const { problem } = toProblem(
+      new NotFoundError(`No route for ${c.req.method} ${c.req.path}`),
+      c.req.path,
+    );
+    return problemResponse(problem);
+  });
+  app.onError((err, c) => {
+    const { problem, headers } = toProblem(err, c.req.path);
+    if (problem.status >= 500) {
+      deps.log.error("unhandled error", { path: c.req.path, request_id: c.get("requestId"), error: err });
+    }
+    return problemResponse(problem, headers);
+  });
+  return app;
+}

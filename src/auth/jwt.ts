@@ -1,0 +1,66 @@
+/** Access tokens: HS256 JWTs with pinned algorithm, issuer and audience (jose). */
+import { errors, jwtVerify, SignJWT } from "jose";
+import type { Clock } from "../clock.ts";
+
+/** What an access token says about its bearer. */
+export interface AccessClaims {
+  /** User id. */
+  sub: string;
+  /** Auth session (refresh-token family) id; logout revokes it. */
+  sid: string;
+}
+
+/** Signs and verifies gatehouse JWTs with one secret. */
+export class JwtKeys {
+  readonly #key: Uint8Array;
+  readonly #issuer: string;
+  readonly #audience: string;
+  readonly #clock: Clock;
+
+  constructor(secret: string, options: { issuer: string; audience: string; clock: Clock }) {
+    this.#key = new TextEncoder().encode(secret);
+    this.#issuer = options.issuer;
+    this.#audience = options.audience;
+    this.#clock = options.clock;
+  }
+
+  /** Signs an access token valid for `ttlS` seconds. */
+  sign(
+    claims: AccessClaims & Record<string, unknown>,
+    ttlS: number,
+    audience = this.#audience,
+  ): Promise<string> {
+    const now = Math.floor(this.#clock.now().getTime() / 1000);
+    return new SignJWT({ ...claims })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setIssuer(this.#issuer)
+      .setAudience(audience)
+      .setIssuedAt(now)
+      .setExpirationTime(now + ttlS)
+      .setJti(crypto.randomUUID())
+      .sign(this.#key);
+  }
+
+  /** Verifies a token; returns its claims, or null when it is invalid or expired. */
+  async verify(token: string, audience = this.#audience): Promise<(AccessClaims & { exp: number }) | null> {
+    try {
+      const { payload } = await jwtVerify(token, this.#key, {
+        algorithms: ["HS256"],
+        issuer: this.#issuer,
+        audience,
+        currentDate: this.#clock.now(),
+      });
+      if (
+        typeof payload.sub !== "string" || typeof payload.sid !== "string" || typeof payload.exp !== "number"
+      ) {
+        return null;
+      }
+      return { ...payload, sub: payload.sub, sid: payload.sid, exp: payload.exp } as AccessClaims & {
+        exp: number;
+      };
+    } catch (err) {
+      if (err instanceof errors.JOSEError) return null;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,55 @@
+/** Request authentication: admin API keys and users' Bearer access tokens. */
+import type { MiddlewareHandler } from "hono";
+import { constantTimeEqual } from "../crypto.ts";
+import type { Deps } from "../deps.ts";
+import { ForbiddenError, UnauthorizedError } from "../errors.ts";
+import type { AppEnv } from "../http.ts";
+import { isSessionActive } from "./sessions.ts";
+
+/** Who is calling: an operator with an API key, or a logged-in user. */
+export type Principal = { kind: "admin" } | { kind: "user"; userId: string; sessionId: string };
+
+/** True when `key` is one of the configured API keys (constant-time per key). */
+export function isApiKey(keys: readonly string[], key: string | undefined): boolean {
+  if (!key) return false;
+  let ok = false;
+  for (const k of keys) ok = constantTimeEqual(k, key) || ok;
+  return ok;
+}
+
+/** Resolves the principal from `Authorization: Bearer …` or `x-api-key`, or returns null. */
+export async function authenticate(
+  deps: Pick<Deps, "config" | "jwt" | "db">,
+  headers: { authorization?: string; apiKey?: string },
+): Promise<Principal | null> {
+  const bearer = headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
+  if (isApiKey(deps.config.API_KEYS, headers.apiKey) || isApiKey(deps.config.API_KEYS, bearer)) {
+    return { kind: "admin" };
+  }
+  if (!bearer) return null;
+  const claims = await deps.jwt.verify(bearer);
+  if (!claims) return null;
+  if (!(await isSessionActive(deps, claims.sid))) return null;
+  return { kind: "user", userId: claims.sub, sessionId: claims.sid };
+}
+
+/** Middleware that lets through only the listed kinds of principal and stores it as `c.var.principal`. */
+export function requireAuth(
+  deps: Pick<Deps, "config" | "jwt" | "db">,
+  allow: Principal["kind"][] = ["admin", "user"],
+): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const principal = await authenticate(deps, {
+      authorization: c.req.header("authorization"),
+      apiKey: c.req.header("x-api-key"),
+    });
+    if (!principal) throw new UnauthorizedError("A valid API key or Bearer access token is required");
+    if (!allow.includes(principal.kind)) {
+      throw new ForbiddenError(
+        principal.kind === "user" ? "This needs an admin API key" : "This needs a user token",
+      );
+    }
+    c.set("principal", principal);
+    await next();
+  };
+}

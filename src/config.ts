@@ -1,0 +1,94 @@
+import { z } from "zod";
+
+const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) =>
+  ["true", "1", "yes"].includes(v)
+);
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const list = z.string().default("").transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean));
+const optionalUrl = z.url().optional();
+
+/** The one schema for every environment variable gatehouse reads. */
+export const configSchema = z.object({
+  ENV: z.enum(["development", "production", "test"]).default("development"),
+  PORT: int(8000),
+  DATABASE_URL: z.string().optional(),
+  DATA_DIR: z.string().default("./data"),
+  JWT_SECRET: z.string().min(32, "JWT_SECRET must be at least 32 characters").optional(),
+  JWT_ISSUER: z.string().default("gatehouse"),
+  JWT_AUDIENCE: z.string().default("gatehouse-api"),
+  ACCESS_TOKEN_TTL_S: int(900, 1),
+  REFRESH_TOKEN_TTL_S: int(30 * 24 * 3600, 1),
+  API_KEYS: list,
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  DEFAULT_REGION: z.string().length(2).toUpperCase().optional(),
+  CLIENT_SECRET: z.string().optional(),
+  TRUST_PROXY: bool.default(false),
+  PUBLIC_URL: optionalUrl,
+
+  OTP_LENGTH: int(6, 4).pipe(z.number().max(10)),
+  OTP_TTL_S: int(300, 1),
+  OTP_MAX_ATTEMPTS: int(5, 1),
+  OTP_RESEND_S: int(60),
+  OTP_MAX_PER_HOUR: int(5, 1),
+  OTP_IP_MAX_PER_HOUR: int(30, 1),
+  OTP_MESSAGE: z.string().default("Your gatehouse code is {code}").refine((s) => s.includes("{code}"), {
+    message: "OTP_MESSAGE must contain {code}",
+  }),
+
+  SMS_PROVIDER: z.enum(["console", "kannel", "http", "twilio"]).default("console"),
+  SMS_TIMEOUT_MS: int(10_000, 1),
+  KANNEL_URL: optionalUrl,
+  KANNEL_USER: z.string().optional(),
+  KANNEL_PASSWORD: z.string().optional(),
+  KANNEL_SENDER: z.string().optional(),
+  SMS_WEBHOOK_URL: optionalUrl,
+  TWILIO_ACCOUNT_SID: z.string().optional(),
+  TWILIO_AUTH_TOKEN: z.string().optional(),
+  TWILIO_FROM: z.string().optional(),
+  TWILIO_MESSAGING_SERVICE_SID: z.string().optional(),
+  TWILIO_BASE_URL: z.url().default("https://api.twilio.com"),
+}).superRefine((c, ctx) => {
+  const need = (when: boolean, keys: (keyof typeof c)[]) => {
+    for (const k of keys) {
+      if (when && !c[k]) ctx.addIssue({ code: "custom", path: [k], message: `${k} is required` });
+    }
+  };
+  need(c.ENV === "production", ["JWT_SECRET"]);
+  need(c.SMS_PROVIDER === "kannel", ["KANNEL_URL"]);
+  need(c.SMS_PROVIDER === "http", ["SMS_WEBHOOK_URL"]);
+  need(c.SMS_PROVIDER === "twilio", ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]);
+  if (c.SMS_PROVIDER === "twilio" && !c.TWILIO_FROM && !c.TWILIO_MESSAGING_SERVICE_SID) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["TWILIO_FROM"],
+      message: "TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required",
+    });
+  }
+});
+
+/** Parsed, typed configuration. */
+export type Config = z.output<typeof configSchema>;
+
+/** Thrown when the environment does not describe a valid configuration. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses the environment once; the only reader of environment variables. */
+export function loadConfig(
+  env: { toObject(): Record<string, string> } | Record<string, string | undefined>,
+): Config {
+  const raw = typeof env.toObject === "function"
+    ? (env as { toObject(): Record<string, string> }).toObject()
+    : env as Record<string, string | undefined>;
+  const cleaned = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = configSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(config)"}: ${i.message}`);
+    const hint = lines.some((l) => l.includes("JWT_SECRET"))
+      ? "\nSet JWT_SECRET to a random string of at least 32 characters, e.g. `openssl rand -base64 48`."
+      : "";
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}${hint}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,19 @@
+/** Everything the app needs, built once by main.ts (or by a test) and injected into createApp. */
+import type { Db } from "../db/client.ts";
+import type { JwtKeys } from "./auth/jwt.ts";
+import type { Clock } from "./clock.ts";
+import type { Config } from "./config.ts";
+import type { EventBus } from "./events.ts";
+import type { Logger } from "./log.ts";
+import type { SmsSender } from "./otp/sms.ts";
+
+/** The injected dependencies of the whole app. */
+export interface Deps {
+  config: Config;
+  db: Db;
+  clock: Clock;
+  log: Logger;
+  events: EventBus;
+  jwt: JwtKeys;
+  sms: SmsSender;
+}

@@ -1,0 +1,83 @@
+/** The only entry point: reads config, opens the database, builds deps, serves, and shuts down cleanly. */
+import { createDb } from "../db/client.ts";
+import { createApp } from "./app.ts";
+import { JwtKeys } from "./auth/jwt.ts";
+import { systemClock } from "./clock.ts";
+import { type Config, ConfigError, loadConfig } from "./config.ts";
+import { randomToken } from "./crypto.ts";
+import type { Deps } from "./deps.ts";
+import { EventBus } from "./events.ts";
+import { Resources } from "./lifecycle.ts";
+import { createLogger } from "./log.ts";
+import { smsFromConfig } from "./otp/sms.ts";
+
+/** In development, a JWT secret is generated once and kept in DATA_DIR so sessions survive restarts. */
+async function resolveJwtSecret(config: Config): Promise<string> {
+  if (config.JWT_SECRET) return config.JWT_SECRET;
+  const file = `${config.DATA_DIR}/jwt_secret`;
+  try {
+    return (await Deno.readTextFile(file)).trim();
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  await Deno.mkdir(config.DATA_DIR, { recursive: true });
+  const secret = randomToken(48);
+  await Deno.writeTextFile(file, secret, { mode: 0o600 });
+  return secret;
+}
+
+async function main() {
+  let config: Config;
+  try {
+    config = loadConfig(Deno.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      Deno.exit(1);
+    }
+    throw err;
+  }
+  const log = createLogger(config.LOG_LEVEL);
+  const resources = new Resources((name, err) =>
+    log.error("shutdown step failed", { step: name, error: err })
+  );
+  config = { ...config, JWT_SECRET: await resolveJwtSecret(config) };
+
+  const database = await createDb({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  resources.add("database", database, (d) => d.close());
+  log.info("database ready", { kind: database.kind, location: database.location });
+
+  const clock = systemClock;
+  const events = new EventBus((err, event) =>
+    log.error("event listener failed", { type: event.type, error: err })
+  );
+  const deps: Deps = {
+    config,
+    db: database.db,
+    clock,
+    log,
+    events,
+    jwt: new JwtKeys(config.JWT_SECRET!, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, clock }),
+    sms: smsFromConfig(config),
+  };
+  const app = createApp(deps);
+
+  const server = Deno.serve({
+    port: config.PORT,
+    onListen: ({ hostname, port }) => log.info("listening", { url: `http://${hostname}:${port}` }),
+  }, app.fetch);
+  resources.add("http server", server, (s) => s.shutdown());
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info("shutting down", { signal });
+    await resources.close();
+    log.info("stopped");
+    Deno.exit(0);
+  };
+  for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(sig, () => stop(sig));
+}
+
+if (import.meta.main) await main();
