@@ -5,6 +5,7 @@ import { authRoutes } from "../routes/auth.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { legacyRoutes } from "../routes/legacy.ts";
 import { otpRoutes } from "../routes/otp.ts";
+import { demoPortal } from "./demo/mod.ts";
 import type { Deps } from "./deps.ts";
 import { NotFoundError, PayloadTooLargeError, problemResponse, toProblem } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
@@ -44,6 +45,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/api/v1/otp", otpRoutes(deps));
   app.route("/api/v1", authRoutes(deps));
   app.route("/api", legacyRoutes(deps));
+  if (deps.config.DEMO_PORTAL) app.route("/demo", demoPortal({ now: () => deps.clock.now().getTime() }));
 
   app.notFound((c) => {
     const { problem } = toProblem(
