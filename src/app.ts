@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { authRoutes } from "../routes/auth.ts";
+import { consoleRoutes } from "../routes/console.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { legacyRoutes } from "../routes/legacy.ts";
 import { otpRoutes } from "../routes/otp.ts";
@@ -41,6 +42,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     },
   }));
 
+  app.route("/", consoleRoutes());
   app.route("/health", healthRoutes(deps));
   app.route("/api/v1/otp", otpRoutes(deps));
   app.route("/api/v1", authRoutes(deps));

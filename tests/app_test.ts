@@ -108,3 +108,13 @@ Deno.test("the demo portal is mounted at /demo unless DEMO_PORTAL=false", async 
   await res.body?.cancel();
   assert.equal((await off.db.db.select().from(users)).length, 0);
 });
+
+Deno.test("GET / serves the web console", async () => {
+  await using t = await testApp();
+  const res = await t.app.request("/");
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type")!, /text\/html/);
+  const html = await res.text();
+  assert.match(html, /gatehouse console/);
+  assert.match(html, /\/api\/v1\/otp\/request/);
+});
