@@ -21,9 +21,10 @@ export const deviceTypeSchema = z.string().trim().min(1).max(64).regex(
   /^[\w.-]+$/,
   "may hold only letters, digits, _ . and -",
 );
-const versionSchema = z.string().trim().min(1).max(MAX_VERSION_LENGTH).refine(
+// One check so an empty or over-long string gets one error, not two.
+const versionSchema = z.string().trim().refine(
   isVersion,
-  "is not a version (e.g. 1.4.2, v1.4.2, 1.4.2-beta.1 or 1.4)",
+  `is not a version (e.g. 1.4.2, v1.4.2, 1.4.2-beta.1 or 1.4; at most ${MAX_VERSION_LENGTH} characters)`,
 );
 const urlSchema = z.string().trim().max(2048).superRefine((s, ctx) => {
   const problem = downloadUrlProblem(s);

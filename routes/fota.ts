@@ -47,7 +47,14 @@ export function fotaRoutes(deps: Deps) {
       c.header("cache-control", "no-store");
       if (outcome.result !== "offered") return c.body(null, 204);
       const r = outcome.release;
-      return c.json({ release_id: r.id, version: r.version, url: r.url, sha256: r.sha256, size: r.size, md5: r.md5 });
+      return c.json({
+        release_id: r.id,
+        version: r.version,
+        url: r.url,
+        sha256: r.sha256,
+        size: r.size,
+        md5: r.md5,
+      });
     })
     .get("/esp", validate("query", z.object({ device_type: deviceTypeSchema })), async (c) => {
       return await espCheck(deps, c, c.req.valid("query").device_type);
@@ -93,10 +100,15 @@ async function espCheck(deps: Deps, c: Context<AppEnv>, deviceType: string): Pro
   const h = (name: string) => c.req.header(`x-${family}-${name}`)?.trim() || undefined;
   const errors: { field: string; message: string }[] = [];
   const mac = h("STA-MAC") ?? "";
-  if (!MAC.test(mac)) errors.push({ field: `x-${family}-STA-MAC`, message: "must be a MAC address like CC:50:E3:55:F6:07" });
+  if (!MAC.test(mac)) {
+    errors.push({ field: `x-${family}-STA-MAC`, message: "must be a MAC address like CC:50:E3:55:F6:07" });
+  }
   const version = h("version");
   if (!version) {
-    errors.push({ field: `x-${family}-version`, message: "is required: pass currentVersion to httpUpdate.update()" });
+    errors.push({
+      field: `x-${family}-version`,
+      message: "is required: pass currentVersion to httpUpdate.update()",
+    });
   }
   const freeRaw = h("free-space");
   if (freeRaw !== undefined && !/^\d{1,10}$/.test(freeRaw)) {
@@ -152,7 +164,9 @@ export function fotaLegacyRoutes(deps: Deps) {
     if (c.req.method === "POST") {
       const type = c.req.header("content-type") ?? "";
       if (/application\/x-www-form-urlencoded|multipart\/form-data/i.test(type)) {
-        for (const [k, v] of Object.entries(await c.req.parseBody())) if (typeof v === "string") fields[k] = v;
+        for (const [k, v] of Object.entries(await c.req.parseBody())) {
+          if (typeof v === "string") fields[k] = v;
+        }
       }
     }
     const parsed = legacyQuery.safeParse(fields);

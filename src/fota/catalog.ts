@@ -82,7 +82,12 @@ export function releaseJson(r: Release) {
 
 function mustParse(value: string, field: string): Version {
   const v = parseVersion(value);
-  if (!v) throw new ValidationError([{ field, message: `"${value}" is not a version (e.g. 1.4.2 or 1.4.2-beta.1)` }]);
+  if (!v) {
+    throw new ValidationError([{
+      field,
+      message: `"${value}" is not a version (e.g. 1.4.2 or 1.4.2-beta.1)`,
+    }]);
+  }
   return v;
 }
 
@@ -103,7 +108,10 @@ function checkUrl(url: string): void {
 }
 
 /** Publishes a release; 409 when the device type already has that version (yanked ones included). */
-export async function createRelease(deps: Pick<Deps, "db" | "clock" | "events">, input: NewRelease): Promise<Release> {
+export async function createRelease(
+  deps: Pick<Deps, "db" | "clock" | "events">,
+  input: NewRelease,
+): Promise<Release> {
   const version = mustParse(input.version, "version");
   checkMinVersion(version, input.min_version);
   checkUrl(input.url);
@@ -126,10 +134,17 @@ export async function createRelease(deps: Pick<Deps, "db" | "clock" | "events">,
   if (!row) {
     const [existing] = await deps.db.select({ id: firmwareReleases.id, yankedAt: firmwareReleases.yankedAt })
       .from(firmwareReleases)
-      .where(and(eq(firmwareReleases.deviceType, input.device_type), eq(firmwareReleases.versionKey, versionKey(version))));
+      .where(
+        and(
+          eq(firmwareReleases.deviceType, input.device_type),
+          eq(firmwareReleases.versionKey, versionKey(version)),
+        ),
+      );
     throw new ConflictError(
       `Firmware ${input.version} for ${input.device_type} already exists${
-        existing?.yankedAt ? " (yanked; restore it with PATCH {\"yanked\": false} or publish a new version)" : ""
+        existing?.yankedAt
+          ? ' (yanked; restore it with PATCH {"yanked": false} or publish a new version)'
+          : ""
       }`,
       { existing_id: existing?.id },
     );
@@ -147,7 +162,9 @@ export async function listReleases(
     filter.deviceType === undefined ? undefined : eq(firmwareReleases.deviceType, filter.deviceType),
     filter.includeYanked ? undefined : isNull(firmwareReleases.yankedAt),
   );
-  const rows = await deps.db.select().from(firmwareReleases).where(where).orderBy(asc(firmwareReleases.deviceType));
+  const rows = await deps.db.select().from(firmwareReleases).where(where).orderBy(
+    asc(firmwareReleases.deviceType),
+  );
   return sortNewestFirst(rows);
 }
 
@@ -178,7 +195,9 @@ export async function updateRelease(
   patch: ReleasePatch,
 ): Promise<Release> {
   const current = await getRelease(deps, id);
-  if (patch.min_version !== undefined) checkMinVersion(mustParse(current.version, "version"), patch.min_version);
+  if (patch.min_version !== undefined) {
+    checkMinVersion(mustParse(current.version, "version"), patch.min_version);
+  }
   if (patch.url !== undefined) checkUrl(patch.url);
   const now = deps.clock.now();
   const set: Partial<typeof firmwareReleases.$inferInsert> = { updatedAt: now };
@@ -191,10 +210,13 @@ export async function updateRelease(
     // Keep the first yank time when yanking twice.
     set.yankedAt = patch.yanked ? (current.yankedAt ?? now) : null;
   }
-  const [row] = await deps.db.update(firmwareReleases).set(set).where(eq(firmwareReleases.id, id)).returning();
+  const [row] = await deps.db.update(firmwareReleases).set(set).where(eq(firmwareReleases.id, id))
+    .returning();
   if (!row) throw new NotFoundError(`No firmware release ${id}`);
   if (patch.yanked === true && !current.yankedAt) deps.events.emit("firmware.yanked", eventData(row), now);
-  else if (patch.yanked === false && current.yankedAt) deps.events.emit("firmware.restored", eventData(row), now);
+  else if (patch.yanked === false && current.yankedAt) {
+    deps.events.emit("firmware.restored", eventData(row), now);
+  }
   const changed = Object.keys(patch).filter((k) => k !== "yanked");
   if (changed.length) deps.events.emit("firmware.updated", { ...eventData(row), changed }, now);
   return row;
@@ -242,7 +264,9 @@ export async function releaseStats(deps: Pick<Deps, "db">, id: string): Promise<
   const [offered] = await deps.db.select({
     devices: count(fotaOffers.firstOfferedAt),
     offers: sum(fotaOffers.offers),
-    refused: sql<number>`count(*) filter (where ${fotaOffers.firstOfferedAt} is null and ${fotaOffers.refusals} > 0)`
+    refused: sql<
+      number
+    >`count(*) filter (where ${fotaOffers.firstOfferedAt} is null and ${fotaOffers.refusals} > 0)`
       .mapWith(Number),
   }).from(fotaOffers).where(eq(fotaOffers.releaseId, r.id));
   const [updated] = await deps.db.select({ n: count() }).from(fotaOffers)

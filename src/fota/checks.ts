@@ -80,7 +80,10 @@ export function selectRelease<T extends Selectable>(
 }
 
 /** Answers a device's update check and records it (latest state, version history, offers). */
-export async function checkForUpdate(deps: Pick<Deps, "db" | "clock" | "events">, input: CheckInput): Promise<CheckOutcome> {
+export async function checkForUpdate(
+  deps: Pick<Deps, "db" | "clock" | "events">,
+  input: CheckInput,
+): Promise<CheckOutcome> {
   const current = parseVersion(input.version);
   if (!current) {
     throw new ValidationError([{
@@ -180,7 +183,8 @@ async function record(
         target: [fotaOffers.releaseId, fotaOffers.deviceId],
         set: {
           offers: sql`${fotaOffers.offers} + 1`,
-          firstOfferedAt: sql`coalesce(${fotaOffers.firstOfferedAt}, ${now})`,
+          // `excluded` rather than a Date parameter: postgres.js does not serialise Dates inside raw sql.
+          firstOfferedAt: sql`coalesce(${fotaOffers.firstOfferedAt}, excluded.first_offered_at)`,
           lastOfferedAt: now,
         },
       }).returning({ offers: fotaOffers.offers });
