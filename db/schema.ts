@@ -72,6 +72,8 @@ export const firmwareReleases = pgTable("firmware_releases", {
   /** The version as published; `versionKey` is its canonical form (src/fota/version.ts). */
   version: text("version").notNull(),
   versionKey: text("version_key").notNull(),
+  /** Byte-order (COLLATE "C") sortable form, so a check loads only releases newer than the device's. */
+  sortKey: text("sort_key").notNull(),
   url: text("url").notNull(),
   sha256: text("sha256").notNull(),
   md5: text("md5"),

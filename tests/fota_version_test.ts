@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { type Selectable, selectRelease } from "../src/fota/checks.ts";
 import { inRollout, rolloutBucket } from "../src/fota/rollout.ts";
-import { compareVersionStrings, parseVersion, versionKey } from "../src/fota/version.ts";
+import {
+  compareVersions,
+  compareVersionStrings,
+  parseVersion,
+  versionKey,
+  versionSortKey,
+} from "../src/fota/version.ts";
 import { imeis } from "./fota_fixtures.ts";
 
 const sign = (a: string, b: string) => Math.sign(compareVersionStrings(a, b));
@@ -64,6 +70,60 @@ Deno.test("mixed forms compare segment by segment: dotted numbers against SemVer
   assert.equal(sign("1.2", "1.2.0-rc.1"), 1, "a dotted release is above a SemVer pre-release of it");
   assert.equal(sign("1.10", "v1.9.2"), 1);
   assert.equal(sign("3.9.12-SNAPSHOT-692c8fc", "3.9.12"), -1, "ESP version strings parse");
+});
+
+Deno.test("the sort key's byte order agrees with compareVersions on every pair, and keys agree with equality", () => {
+  const pool = [
+    "0",
+    "0.0.1",
+    "0.1",
+    "1",
+    "1.0.0-0",
+    "1.0.0-alpha",
+    "1.0.0-alpha.1",
+    "1.0.0-alpha-1",
+    "1.0.0-alpha.beta",
+    "1.0.0-beta",
+    "1.0.0-beta.2",
+    "1.0.0-beta.11",
+    "1.0.0-rc.1",
+    "1.0.0-1a",
+    "1.0.0-12",
+    "1.0.0-1.2",
+    "1.0.0",
+    "1.0.1",
+    "1.2",
+    "v1.2.0+b",
+    "1.2.0.1",
+    "1.2.1-rc",
+    "1.9.2",
+    "1.10",
+    "1.10.0-x.y.z",
+    "2",
+    "10.0",
+    "3.9.12-SNAPSHOT-692c8fc",
+    "3.9.12",
+    "2024.06.01",
+    "99999999999999999999",
+  ];
+  // Also random versions built from small parts, to hit boundaries the hand-picked list misses.
+  let seed = 7;
+  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+  const ids = ["0", "1", "2", "10", "a", "ab", "abc", "a-1", "B", "rc", "1a"];
+  for (let i = 0; i < 300; i++) {
+    const segs = Array.from({ length: 1 + rnd(4) }, () => String([0, 1, 2, 9, 10, 11, 100][rnd(7)]));
+    const pre = rnd(2) ? `-${Array.from({ length: 1 + rnd(3) }, () => ids[rnd(ids.length)]).join(".")}` : "";
+    pool.push(segs.join(".") + pre);
+  }
+  const parsed = pool.map((s) => parseVersion(s)!);
+  const byte = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0); // UTF-16 order = byte order for ASCII
+  for (const a of parsed) {
+    for (const b of parsed) {
+      const want = Math.sign(compareVersions(a, b));
+      assert.equal(byte(versionSortKey(a), versionSortKey(b)), want, `${a.raw} vs ${b.raw}`);
+      assert.equal(versionKey(a) === versionKey(b), want === 0, `${a.raw} vs ${b.raw} keys`);
+    }
+  }
 });
 
 Deno.test("strings that are not versions do not parse", () => {

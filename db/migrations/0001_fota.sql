@@ -3,6 +3,7 @@ CREATE TABLE "firmware_releases" (
 	"device_type" text NOT NULL,
 	"version" text NOT NULL,
 	"version_key" text NOT NULL,
+	"sort_key" text NOT NULL,
 	"url" text NOT NULL,
 	"sha256" text NOT NULL,
 	"md5" text,

@@ -10,7 +10,7 @@ import { and, asc, count, eq, gte, isNotNull, isNull, sql, sum } from "drizzle-o
 import { firmwareReleases, fotaDevices, fotaDeviceVersions, fotaOffers } from "../../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
-import { compareVersions, parseVersion, type Version, versionKey } from "./version.ts";
+import { compareVersions, parseVersion, type Version, versionKey, versionSortKey } from "./version.ts";
 
 /** A release row as stored. */
 export type Release = typeof firmwareReleases.$inferSelect;
@@ -120,6 +120,7 @@ export async function createRelease(
     deviceType: input.device_type,
     version: version.raw,
     versionKey: versionKey(version),
+    sortKey: versionSortKey(version),
     url: input.url,
     sha256: input.sha256.toLowerCase(),
     md5: input.md5?.toLowerCase() ?? null,

@@ -93,6 +93,25 @@ export function compareVersionStrings(a: string, b: string): number {
   return compareVersions(pa, pb);
 }
 
+const len2 = (s: string) => String(s.length).padStart(2, "0");
+
+/**
+ * A string whose byte order (`COLLATE "C"`) is `compareVersions` order, so the database can keep only
+ * releases newer than a device's. Segments (trailing zeros dropped) are `<2-digit length><digits>`,
+ * closed by `.` (below any digit, so `1.2` < `1.2.1`); then `~` for a release, or `-` and the
+ * pre-release identifiers: numeric as `#<2-digit length><digits>`, alphanumeric as `$<id>`.
+ * `#` < `$` puts numeric identifiers first, and both sort below every identifier character
+ * (`[0-9A-Za-z-]`), so they also end the identifier before them (`ab` < `abc`, `a` < `a-1`); a shorter
+ * list is a prefix, so lower. `-` < `~`, so a pre-release sorts below its release.
+ */
+export function versionSortKey(v: Version): string {
+  const segs = [...v.segments];
+  while (segs.length > 1 && segs[segs.length - 1] === "0") segs.pop();
+  const head = segs.map((s) => len2(s) + s).join("") + ".";
+  if (!v.prerelease.length) return `${head}~`;
+  return `${head}-${v.prerelease.map((id) => NUMERIC.test(id) ? `#${len2(id)}${id}` : `$${id}`).join("")}`;
+}
+
 /**
  * The canonical form: equal keys exactly when `compareVersions` says equal
  * (`v1.2.0+b7`, `1.2` and `1.2.0` all give `1.2`). Used for uniqueness and for matching reports.
