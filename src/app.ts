@@ -2,8 +2,9 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { authRoutes } from "../routes/auth.ts";
+import { devicesRoutes } from "../routes/devices.ts";
 import { healthRoutes } from "../routes/health.ts";
-import { legacyRoutes } from "../routes/legacy.ts";
+import { legacyRoutes, legacyUssdRoutes } from "../routes/legacy.ts";
 import { otpRoutes } from "../routes/otp.ts";
 import type { Deps } from "./deps.ts";
 import { NotFoundError, PayloadTooLargeError, problemResponse, toProblem } from "./errors.ts";
@@ -44,6 +45,8 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/api/v1/otp", otpRoutes(deps));
   app.route("/api/v1", authRoutes(deps));
   app.route("/api", legacyRoutes(deps));
+  app.route("/api/v1/devices", devicesRoutes(deps));
+  app.route("/", legacyUssdRoutes(deps)); // GET/POST /qussd.php of the trackers' firmware
 
   app.notFound((c) => {
     const { problem } = toProblem(
