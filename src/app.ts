@@ -2,10 +2,12 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { authRoutes } from "../routes/auth.ts";
+import { consoleRoutes } from "../routes/console.ts";
 import { devicesRoutes } from "../routes/devices.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { legacyRoutes, legacyUssdRoutes } from "../routes/legacy.ts";
 import { otpRoutes } from "../routes/otp.ts";
+import { demoPortal } from "./demo/mod.ts";
 import type { Deps } from "./deps.ts";
 import { NotFoundError, PayloadTooLargeError, problemResponse, toProblem } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
@@ -41,10 +43,12 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     },
   }));
 
+  app.route("/", consoleRoutes());
   app.route("/health", healthRoutes(deps));
   app.route("/api/v1/otp", otpRoutes(deps));
   app.route("/api/v1", authRoutes(deps));
   app.route("/api", legacyRoutes(deps));
+  if (deps.config.DEMO_PORTAL) app.route("/demo", demoPortal({ now: () => deps.clock.now().getTime() }));
   app.route("/api/v1/devices", devicesRoutes(deps));
   app.route("/", legacyUssdRoutes(deps)); // GET/POST /qussd.php of the trackers' firmware
 
