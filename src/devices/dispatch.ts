@@ -26,7 +26,7 @@ const UNKNOWN_DEVICE_TTL_MS = 60_000;
 export class TraccarEventDispatcher {
   readonly #deps: Deps & { traccar: TraccarClient };
   /** Recent positions' `attributes.result`, by position id, so a commandResult rarely needs a REST call. */
-  readonly #results = new Map<number, string | null>();
+  readonly #results = new Map<number, string>();
   /** Traccar ids of devices no one has claimed here, and until when to believe that. */
   readonly #unknown = new Map<number, number>();
 
@@ -38,9 +38,9 @@ export class TraccarEventDispatcher {
   /** Handles one parsed socket message. */
   async handleMessage(message: TraccarMessage): Promise<void> {
     for (const position of Array.isArray(message.positions) ? message.positions : []) {
-      if (typeof position?.id !== "number") continue;
-      const result = position.attributes?.result;
-      this.#results.set(position.id, typeof result === "string" ? result : null);
+      const result = position?.attributes?.result;
+      if (typeof position?.id !== "number" || typeof result !== "string") continue;
+      this.#results.set(position.id, result);
       if (this.#results.size > POSITION_CACHE) this.#results.delete(this.#results.keys().next().value!);
     }
     for (const event of Array.isArray(message.events) ? message.events : []) {
@@ -99,6 +99,7 @@ export class TraccarEventDispatcher {
     if (positionId <= 0) return null;
     const cached = this.#results.get(positionId);
     if (cached !== undefined) return cached;
+    // Traccar raises the event before it pushes the position, so the position is usually fetched.
     const [position] = await this.#deps.traccar.positions([positionId]);
     const result = position?.attributes?.result;
     return typeof result === "string" ? result : null;
