@@ -52,7 +52,10 @@ export function devicesRoutes(deps: Deps) {
         let userId: string;
         if (principal.kind === "admin") {
           if (!body.user_id) {
-            throw new ValidationError([{ field: "user_id", message: "An admin claims for a user: give user_id" }]);
+            throw new ValidationError([{
+              field: "user_id",
+              message: "An admin claims for a user: give user_id",
+            }]);
           }
           userId = body.user_id;
         } else {
@@ -92,7 +95,12 @@ export function devicesRoutes(deps: Deps) {
       return c.json({ events: await listDeviceEvents(deps, c.get("principal"), c.req.param("id")) });
     })
     .post("/:id/commands", validate("json", command), async (c) => {
-      const status = await sendDeviceCommand(deps, c.get("principal"), c.req.param("id"), c.req.valid("json"));
+      const status = await sendDeviceCommand(
+        deps,
+        c.get("principal"),
+        c.req.param("id"),
+        c.req.valid("json"),
+      );
       return c.json({ status }, status === "queued" ? 202 : 200);
     })
     .post(
@@ -102,7 +110,12 @@ export function devicesRoutes(deps: Deps) {
         z.object({ command, every_s: z.number().int().min(MIN_EVERY_S).max(30 * 24 * 3600) }),
       ),
       async (c) => {
-        const schedule = await createSchedule(deps, c.get("principal"), c.req.param("id"), c.req.valid("json"));
+        const schedule = await createSchedule(
+          deps,
+          c.get("principal"),
+          c.req.param("id"),
+          c.req.valid("json"),
+        );
         return c.json(schedule, 201);
       },
     )

@@ -88,7 +88,10 @@ function legacyDeviceRoutes(deps: Deps) {
  */
 export function legacyUssdRoutes(deps: Deps) {
   return new Hono<AppEnv>().on(["GET", "POST"], "/qussd.php", async (c) => {
-    const fields: Record<string, string | undefined> = { imei: c.req.query("imei"), data: c.req.query("data") };
+    const fields: Record<string, string | undefined> = {
+      imei: c.req.query("imei"),
+      data: c.req.query("data"),
+    };
     const type = c.req.header("content-type") ?? "";
     if (c.req.method === "POST" && /form-urlencoded|multipart\/form-data/i.test(type)) {
       const form = await c.req.parseBody();

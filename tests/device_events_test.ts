@@ -22,7 +22,9 @@ async function claim(t: TestApp, n = 1): Promise<{ id: string; traccar_id: numbe
 async function history(t: TestApp, device: { id: string; token: string }) {
   const res = await t.json("GET", `/api/v1/devices/${device.id}/events`, undefined, bearer(device.token));
   assert.equal(res.status, 200);
-  return (await jsonBody(res)).events as Array<{ type: string; traccar_event_id: number | null; attributes: Record<string, unknown> }>;
+  return (await jsonBody(res)).events as Array<
+    { type: string; traccar_event_id: number | null; attributes: Record<string, unknown> }
+  >;
 }
 
 async function row(t: TestApp, id: string) {
@@ -72,14 +74,20 @@ Deno.test("deviceOnline sends DEVICE_INIT_COMMAND once per device and records th
     [traccar.commands[0].command.type, traccar.commands[0].command.attributes, traccar.commands[0].queued],
     ["custom", { data: INIT }, false],
   );
-  await waitFor(async () => (await history(t, device)).some((e) => e.type === "initialised"), "the history entry");
+  await waitFor(
+    async () => (await history(t, device)).some((e) => e.type === "initialised"),
+    "the history entry",
+  );
   assert.ok((await row(t, device.id)).initialisedAt, "initialised_at is stored");
   assert.ok((await row(t, device.id)).firstOnlineAt, "first_online_at is stored");
 
   // Offline, online again: recorded, but no second initialisation.
   traccar.setOnline(device.traccar_id, false);
   traccar.setOnline(device.traccar_id, true);
-  await waitFor(async () => (await history(t, device)).filter((e) => e.type === "deviceOnline").length === 2, "two deviceOnline");
+  await waitFor(
+    async () => (await history(t, device)).filter((e) => e.type === "deviceOnline").length === 2,
+    "two deviceOnline",
+  );
   assert.equal(traccar.commands.length, 1);
   const types = (await history(t, device)).map((e) => e.type);
   assert.deepEqual(types, ["deviceOnline", "deviceOffline", "initialised", "deviceOnline"]);
@@ -91,7 +99,9 @@ Deno.test("deviceOnline sends DEVICE_INIT_COMMAND once per device and records th
 Deno.test("two instances with listeners on one database record each event once and initialise once", async () => {
   await using traccar = await startFakeTraccar({ keepaliveMs: 0 });
   await using t = await traccarApp(traccar, { DEVICE_INIT_COMMAND: INIT });
-  await using other = await secondInstance(t, { deps: (base) => ({ traccar: traccarFromConfig(base.config) }) });
+  await using other = await secondInstance(t, {
+    deps: (base) => ({ traccar: traccarFromConfig(base.config) }),
+  });
   const device = await claim(t);
   const a = startTraccarListener(t.deps, { backoff: () => 10 })!;
   const b = startTraccarListener(other.deps, { backoff: () => 10 })!;
@@ -100,7 +110,10 @@ Deno.test("two instances with listeners on one database record each event once a
     assert.equal(traccar.socketCount, 2);
     traccar.setOnline(device.traccar_id, true);
     await waitFor(() => traccar.commands.length >= 1, "the initialisation command");
-    await waitFor(async () => (await history(t, device)).some((e) => e.type === "initialised"), "initialised");
+    await waitFor(
+      async () => (await history(t, device)).some((e) => e.type === "initialised"),
+      "initialised",
+    );
   } finally {
     await a.close();
     await b.close(); // both have handled the event once these return
@@ -166,9 +179,15 @@ Deno.test("a USSD failure reply is recorded and the last good balance is kept", 
   await waitFor(() => listener.connected, "the socket to open");
   traccar.setOnline(device.traccar_id, true);
   for (let i = 0; i < 3; i++) {
-    const res = await t.json("POST", `/api/v1/devices/${device.id}/commands`, { type: "sendUssd", attributes: { phone: "*102#" } }, bearer(device.token));
+    const res = await t.json("POST", `/api/v1/devices/${device.id}/commands`, {
+      type: "sendUssd",
+      attributes: { phone: "*102#" },
+    }, bearer(device.token));
     await res.body?.cancel();
-    await waitFor(async () => (await history(t, device)).filter((e) => e.type === "commandResult").length === i + 1, `reply ${i + 1}`);
+    await waitFor(
+      async () => (await history(t, device)).filter((e) => e.type === "commandResult").length === i + 1,
+      `reply ${i + 1}`,
+    );
   }
   const results = (await history(t, device)).filter((e) => e.type === "commandResult").reverse();
   assert.deepEqual(results.map((e) => [e.attributes.result, e.attributes.ussd]), [
@@ -194,7 +213,9 @@ Deno.test("the dispatcher uses a pushed position's result without asking Traccar
   assert.equal((await row(t, device.id)).attributes.sim_balance, 3.2);
   assert.ok(!traccar.requests.some((r) => r.path === "/api/positions"), "no REST call was needed");
   // The same event again (another listener, a replay) is not recorded twice.
-  await dispatcher.handleMessage({ events: [{ id: 77, type: "commandResult", deviceId: device.traccar_id, positionId: 501 }] });
+  await dispatcher.handleMessage({
+    events: [{ id: 77, type: "commandResult", deviceId: device.traccar_id, positionId: 501 }],
+  });
   assert.equal((await history(t, device)).length, 1);
   // An unclaimed device's events are looked up once, then skipped for a while.
   await dispatcher.handleMessage({ events: [{ id: 78, type: "deviceOnline", deviceId: stray.id }] });

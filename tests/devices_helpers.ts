@@ -46,6 +46,8 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
 // deno-lint-ignore no-explicit-any
 export async function jsonBody(res: Response): Promise<any> {
   const type = res.headers.get("content-type") ?? "";
-  if (!type.startsWith("application/json")) throw new Error(`expected application/json, got ${type}: ${await res.text()}`);
+  if (!type.startsWith("application/json")) {
+    throw new Error(`expected application/json, got ${type}: ${await res.text()}`);
+  }
   return await res.json();
 }

@@ -27,7 +27,9 @@ Deno.test("claiming with Traccar creates the device (uniqueId = IMEI), a Traccar
   assert.ok(traccar.requests.every((r) => r.auth === "bearer" || r.path === "/api/session"));
 
   // A second device of the same user reuses the Traccar user.
-  const second = await jsonBody(await t.json("POST", "/api/v1/devices", { imei: imei(2) }, bearer(access_token)));
+  const second = await jsonBody(
+    await t.json("POST", "/api/v1/devices", { imei: imei(2) }, bearer(access_token)),
+  );
   assert.equal(traccar.users.filter((u) => u.email.endsWith("@users.gatehouse.invalid")).length, 1);
   assert.ok(traccar.permissions.some((p) => p.userId === owner.id && p.deviceId === second.traccar_id));
   assert.equal(traccar.requests.filter((r) => r.method === "POST" && r.path === "/api/users").length, 1);
@@ -42,17 +44,24 @@ Deno.test("claiming a device Traccar already knows renames it instead of creatin
   await using t = await traccarApp(traccar);
   const { access_token } = await t.login();
 
-  const first = await jsonBody(await t.json("POST", "/api/v1/devices", { imei: imei(1) }, bearer(access_token)));
+  const first = await jsonBody(
+    await t.json("POST", "/api/v1/devices", { imei: imei(1) }, bearer(access_token)),
+  );
   assert.equal(first.traccar_id, known.id);
   assert.equal(known.name, "Vehicle 1");
   assert.deepEqual(known.attributes, { speedLimit: 90 }, "Traccar's own attributes are kept");
   const put = traccar.requests.find((r) => r.method === "PUT" && r.path === `/api/devices/${known.id}`);
   assert.equal((put?.body as { name: string }).name, "Vehicle 1");
 
-  const second = await jsonBody(await t.json("POST", "/api/v1/devices", { imei: imei(2) }, bearer(access_token)));
+  const second = await jsonBody(
+    await t.json("POST", "/api/v1/devices", { imei: imei(2) }, bearer(access_token)),
+  );
   assert.equal(second.traccar_id, hidden.id);
   assert.equal(hidden.name, "Vehicle 2");
-  assert.ok(traccar.permissions.some((p) => p.userId === 1 && p.deviceId === hidden.id), "our admin is linked");
+  assert.ok(
+    traccar.permissions.some((p) => p.userId === 1 && p.deviceId === hidden.id),
+    "our admin is linked",
+  );
   assert.equal(traccar.devices.length, 2);
   assert.equal(traccar.requests.filter((r) => r.method === "POST" && r.path === "/api/devices").length, 0);
 });
@@ -77,9 +86,14 @@ Deno.test("a Traccar failure during a claim answers 502 and leaves nothing local
   assert.equal(res.status, 502);
   const body = await problem(res);
   assert.equal(body.title, "Bad Gateway");
-  assert.match(String(body.detail), /Cannot claim the device: Cannot reach Traccar \(POST \/api\/permissions\)/);
+  assert.match(
+    String(body.detail),
+    /Cannot claim the device: Cannot reach Traccar \(POST \/api\/permissions\)/,
+  );
   assert.equal((await t.db.db.select().from(devices)).length, 0, "no local device after a failed claim");
-  const check = await jsonBody(await t.json("POST", "/api/v1/devices/check", { imei: imei(1) }, bearer(access_token)));
+  const check = await jsonBody(
+    await t.json("POST", "/api/v1/devices/check", { imei: imei(1) }, bearer(access_token)),
+  );
   assert.equal(check.available, true);
   assert.equal(traccar.devices.length, 1, "Traccar got as far as creating the device");
 
@@ -89,7 +103,9 @@ Deno.test("a Traccar failure during a claim answers 502 and leaves nothing local
   assert.equal(traccar.devices.length, 1, "the retry reuses the device instead of making another");
   assert.equal(device.traccar_id, traccar.devices[0].id);
   const [owner] = await t.db.db.select().from(traccarUsers);
-  assert.ok(traccar.permissions.some((p) => p.userId === owner.traccarUserId && p.deviceId === device.traccar_id));
+  assert.ok(
+    traccar.permissions.some((p) => p.userId === owner.traccarUserId && p.deviceId === device.traccar_id),
+  );
 });
 
 Deno.test("an unreachable Traccar answers 502 on claim with nothing stored", async () => {
@@ -111,9 +127,14 @@ Deno.test("renames and attributes follow to Traccar; a Traccar refusal changes n
   await using traccar = await startFakeTraccar();
   await using t = await traccarApp(traccar);
   const { access_token } = await t.login();
-  const device = await jsonBody(await t.json("POST", "/api/v1/devices", { imei: imei(1) }, bearer(access_token)));
+  const device = await jsonBody(
+    await t.json("POST", "/api/v1/devices", { imei: imei(1) }, bearer(access_token)),
+  );
   const path = `/api/v1/devices/${device.id}`;
-  const res = await t.json("PATCH", path, { name: "Blue van", attributes: { plate: "ABC-123", speedLimit: 80 } }, bearer(access_token));
+  const res = await t.json("PATCH", path, {
+    name: "Blue van",
+    attributes: { plate: "ABC-123", speedLimit: 80 },
+  }, bearer(access_token));
   assert.equal(res.status, 200);
   await res.body?.cancel();
   const remote = traccar.devices[0];
@@ -135,12 +156,16 @@ Deno.test("DELETE /api/v1/devices/:id unlinks the owner in Traccar and keeps the
   await using traccar = await startFakeTraccar();
   await using t = await traccarApp(traccar);
   const { access_token } = await t.login();
-  const device = await jsonBody(await t.json("POST", "/api/v1/devices", { imei: imei(1) }, bearer(access_token)));
+  const device = await jsonBody(
+    await t.json("POST", "/api/v1/devices", { imei: imei(1) }, bearer(access_token)),
+  );
   const [owner] = await t.db.db.select().from(traccarUsers);
   const res = await t.json("DELETE", `/api/v1/devices/${device.id}`, undefined, bearer(access_token));
   assert.equal(res.status, 204);
   assert.equal(traccar.devices.length, 1);
-  assert.ok(!traccar.permissions.some((p) => p.userId === owner.traccarUserId && p.deviceId === device.traccar_id));
+  assert.ok(
+    !traccar.permissions.some((p) => p.userId === owner.traccarUserId && p.deviceId === device.traccar_id),
+  );
   assert.ok(traccar.permissions.some((p) => p.userId === 1 && p.deviceId === device.traccar_id));
 });
 
@@ -148,16 +173,28 @@ Deno.test("POST /api/v1/devices/:id/commands answers 202 queued while offline an
   await using traccar = await startFakeTraccar();
   await using t = await traccarApp(traccar);
   const { access_token } = await t.login();
-  const device = await jsonBody(await t.json("POST", "/api/v1/devices", { imei: imei(1) }, bearer(access_token)));
+  const device = await jsonBody(
+    await t.json("POST", "/api/v1/devices", { imei: imei(1) }, bearer(access_token)),
+  );
   const path = `/api/v1/devices/${device.id}/commands`;
 
-  const queued = await t.json("POST", path, { type: "positionPeriodic", attributes: { frequency: 60 } }, bearer(access_token));
+  const queued = await t.json(
+    "POST",
+    path,
+    { type: "positionPeriodic", attributes: { frequency: 60 } },
+    bearer(access_token),
+  );
   assert.equal(queued.status, 202);
   assert.deepEqual(await jsonBody(queued), { status: "queued" });
   assert.equal(traccar.queuedCommands.length, 1);
 
   traccar.setOnline(device.traccar_id, true);
-  const sent = await t.json("POST", path, { type: "custom", attributes: { data: "STATUS#" } }, bearer(access_token));
+  const sent = await t.json(
+    "POST",
+    path,
+    { type: "custom", attributes: { data: "STATUS#" } },
+    bearer(access_token),
+  );
   assert.equal(sent.status, 200);
   assert.deepEqual(await jsonBody(sent), { status: "sent" });
   assert.deepEqual(
@@ -168,7 +205,11 @@ Deno.test("POST /api/v1/devices/:id/commands answers 202 queued while offline an
     ],
   );
   const send = traccar.requests.find((r) => r.path === "/api/commands/send");
-  assert.deepEqual(send?.body, { deviceId: device.traccar_id, type: "positionPeriodic", attributes: { frequency: 60 } });
+  assert.deepEqual(send?.body, {
+    deviceId: device.traccar_id,
+    type: "positionPeriodic",
+    attributes: { frequency: 60 },
+  });
 
   const bad = await t.json("POST", path, { type: "custom; drop", attributes: {} }, bearer(access_token));
   assert.equal(bad.status, 422);

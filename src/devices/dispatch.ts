@@ -121,7 +121,8 @@ export class TraccarEventDispatcher {
       this.#unknown.set(traccarId, now + UNKNOWN_DEVICE_TTL_MS);
       return null;
     }
-    const [linked] = await deps.db.update(devices).set({ traccarId }).where(eq(devices.id, local.id)).returning();
+    const [linked] = await deps.db.update(devices).set({ traccarId }).where(eq(devices.id, local.id))
+      .returning();
     return linked ?? local;
   }
 }

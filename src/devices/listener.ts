@@ -13,7 +13,7 @@
  */
 import type { Deps } from "../deps.ts";
 import type { Logger } from "../log.ts";
-import { type TraccarMessage, TraccarEventDispatcher } from "./dispatch.ts";
+import { TraccarEventDispatcher, type TraccarMessage } from "./dispatch.ts";
 import type { TraccarClient } from "./traccar_client.ts";
 
 /** Options of {@link TraccarListener}. */

@@ -67,7 +67,10 @@ export function deviceView(row: DeviceRow): DeviceView {
 /** Throws a 422 naming `field` unless `imei` is 15 digits with a valid Luhn check digit. */
 export function assertImei(imei: string, field = "imei"): void {
   if (!isValidImei(imei)) {
-    throw new ValidationError([{ field, message: "An IMEI is 15 digits ending in a valid Luhn check digit" }]);
+    throw new ValidationError([{
+      field,
+      message: "An IMEI is 15 digits ending in a valid Luhn check digit",
+    }]);
   }
 }
 
@@ -138,7 +141,9 @@ async function claimOnce(
       }
       return { row: existing, created: false };
     }
-    const mine = await tx.select({ name: devices.name }).from(devices).where(eq(devices.userId, input.userId));
+    const mine = await tx.select({ name: devices.name }).from(devices).where(
+      eq(devices.userId, input.userId),
+    );
     const name = input.name ?? defaultDeviceName(config.DEVICE_NAME_TEMPLATE, mine.map((d) => d.name));
     const [row] = await tx.insert(devices).values({
       imei: input.imei,
@@ -183,7 +188,11 @@ export async function listDevices(deps: Pick<Deps, "db">, actor: Principal): Pro
 }
 
 /** The device row if the caller may see it, else a 404 (others' devices do not exist for a user). */
-export async function visibleDevice(deps: Pick<Deps, "db">, actor: Principal, id: string): Promise<DeviceRow> {
+export async function visibleDevice(
+  deps: Pick<Deps, "db">,
+  actor: Principal,
+  id: string,
+): Promise<DeviceRow> {
   const notFound = new NotFoundError("No such device");
   if (!UUID.test(id)) throw notFound;
   const [row] = await deps.db.select().from(devices).where(eq(devices.id, id));
@@ -253,7 +262,11 @@ export async function releaseDevice(deps: Deps, actor: Principal, id: string): P
     }
   }
   await deps.db.delete(devices).where(eq(devices.id, row.id));
-  deps.events.emit("device.released", { device_id: row.id, user_id: row.userId, imei: row.imei }, deps.clock.now());
+  deps.events.emit(
+    "device.released",
+    { device_id: row.id, user_id: row.userId, imei: row.imei },
+    deps.clock.now(),
+  );
 }
 
 /** The device with this IMEI (any owner), or null. */
@@ -263,7 +276,10 @@ export async function deviceByImei(deps: Pick<Deps, "db">, imei: string): Promis
 }
 
 /** The device synced to this Traccar id, or null. */
-export async function deviceByTraccarId(deps: Pick<Deps, "db">, traccarId: number): Promise<DeviceRow | null> {
+export async function deviceByTraccarId(
+  deps: Pick<Deps, "db">,
+  traccarId: number,
+): Promise<DeviceRow | null> {
   const [row] = await deps.db.select().from(devices).where(eq(devices.traccarId, traccarId));
   return row ?? null;
 }

@@ -10,7 +10,7 @@
  * retried before the next period; its error is kept in `last_error`.
  */
 import { and, asc, count, eq, inArray, lte, sql } from "drizzle-orm";
-import { deviceSchedules, devices } from "../../db/schema.ts";
+import { devices, deviceSchedules } from "../../db/schema.ts";
 import type { Principal } from "../auth/middleware.ts";
 import type { Deps } from "../deps.ts";
 import { ConflictError, NotFoundError } from "../errors.ts";
@@ -107,7 +107,11 @@ export async function deleteSchedule(
     .where(and(eq(deviceSchedules.id, scheduleId), eq(deviceSchedules.deviceId, device.id)))
     .returning({ id: deviceSchedules.id });
   if (deleted.length === 0) throw notFound;
-  deps.events.emit("device.schedule_deleted", { device_id: device.id, schedule_id: scheduleId }, deps.clock.now());
+  deps.events.emit(
+    "device.schedule_deleted",
+    { device_id: device.id, schedule_id: scheduleId },
+    deps.clock.now(),
+  );
 }
 
 /** Claims the due schedules (at most `limit`) and moves each to its next slot; see the module comment. */
@@ -120,9 +124,11 @@ export async function claimDueSchedules(
   const due = deps.db.select({ id: deviceSchedules.id }).from(deviceSchedules)
     .where(lte(deviceSchedules.nextRunAt, now)).orderBy(asc(deviceSchedules.nextRunAt)).limit(limit)
     .for("update", { skipLocked: true });
-  const periods = sql`(floor(extract(epoch from (${nowSql} - ${deviceSchedules.nextRunAt})) / ${deviceSchedules.everyS}) + 1)`;
+  const periods =
+    sql`(floor(extract(epoch from (${nowSql} - ${deviceSchedules.nextRunAt})) / ${deviceSchedules.everyS}) + 1)`;
   return await deps.db.update(deviceSchedules).set({
-    nextRunAt: sql`${deviceSchedules.nextRunAt} + make_interval(secs => ${deviceSchedules.everyS} * ${periods})`,
+    nextRunAt:
+      sql`${deviceSchedules.nextRunAt} + make_interval(secs => ${deviceSchedules.everyS} * ${periods})`,
     lastRunAt: now,
     runs: sql`${deviceSchedules.runs} + 1`,
   }).where(inArray(deviceSchedules.id, due)).returning();

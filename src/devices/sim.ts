@@ -37,9 +37,16 @@ export async function storeSimBalance(
   balance: { balance: number; currency: string | null },
   at: Date,
 ): Promise<DeviceRow> {
-  const sim = { sim_balance: balance.balance, sim_currency: balance.currency, sim_balance_at: at.toISOString() };
+  const sim = {
+    sim_balance: balance.balance,
+    sim_currency: balance.currency,
+    sim_balance_at: at.toISOString(),
+  };
   const [row] = await deps.db.update(devices)
-    .set({ attributes: sql`${devices.attributes} || ${JSON.stringify(sim)}::jsonb`, updatedAt: deps.clock.now() })
+    .set({
+      attributes: sql`${devices.attributes} || ${JSON.stringify(sim)}::jsonb`,
+      updatedAt: deps.clock.now(),
+    })
     .where(eq(devices.id, device.id)).returning();
   if (!row) return device;
   deps.events.emit("device.sim_balance", { device_id: row.id, user_id: row.userId, ...sim }, at);

@@ -114,7 +114,9 @@ export class TraccarClient {
       });
     const user = await this.#read<TraccarUser>(response, "GET /api/session");
     const cookie = sessionCookie(response.headers);
-    if (!cookie) throw new TraccarError(response.status, "Traccar opened a session without a JSESSIONID cookie");
+    if (!cookie) {
+      throw new TraccarError(response.status, "Traccar opened a session without a JSESSIONID cookie");
+    }
     return { cookie, user };
   }
 
@@ -273,7 +275,10 @@ function sessionCookie(headers: Headers): string | null {
 
 /** The client described by the configuration, or undefined when TRACCAR_URL is not set. */
 export function traccarFromConfig(
-  config: Pick<Config, "TRACCAR_URL" | "TRACCAR_TOKEN" | "TRACCAR_USER" | "TRACCAR_PASSWORD" | "TRACCAR_TIMEOUT_MS">,
+  config: Pick<
+    Config,
+    "TRACCAR_URL" | "TRACCAR_TOKEN" | "TRACCAR_USER" | "TRACCAR_PASSWORD" | "TRACCAR_TIMEOUT_MS"
+  >,
 ): TraccarClient | undefined {
   if (!config.TRACCAR_URL) return undefined;
   const auth: TraccarAuth = config.TRACCAR_TOKEN

@@ -426,7 +426,9 @@ export function decodeUssdText(raw: string): string {
   if (/^(?:[0-9A-Fa-f]{4})+$/.test(text) && (dcs === 72 || text.length >= 8)) {
     const units = text.match(/.{4}/g)!.map((h) => parseInt(h, 16));
     const common = units.filter((u) => [0x00, 0x04, 0x06].includes(u >> 8)).length;
-    const printable = units.every((u) => u >= 0x20 && (u < 0xd800 || u > 0xdfff) && u !== 0xfffe && u !== 0xffff);
+    const printable = units.every((u) =>
+      u >= 0x20 && (u < 0xd800 || u > 0xdfff) && u !== 0xfffe && u !== 0xffff
+    );
     if (printable && (dcs === 72 || common * 2 >= units.length)) text = String.fromCharCode(...units);
   }
   return text;
