@@ -90,7 +90,7 @@ export const deviceEvents = pgTable("device_events", {
   deviceId: uuid("device_id").notNull().references(() => devices.id, { onDelete: "cascade" }),
   type: text("type").notNull(),
   /** Traccar's event id; unique per device so that several listeners record (and act on) an event once. */
-  traccarEventId: integer("traccar_event_id"),
+  traccarEventId: bigint("traccar_event_id", { mode: "number" }),
   attributes: jsonb("attributes").$type<Record<string, unknown>>().notNull().default({}),
   /** When it happened (Traccar's eventTime, or our clock). */
   at: ts("at").notNull(),

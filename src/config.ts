@@ -55,11 +55,11 @@ export const configSchema = z.object({
   TRACCAR_USER: z.string().optional(),
   TRACCAR_PASSWORD: z.string().optional(),
   TRACCAR_TIMEOUT_MS: int(10_000, 1),
-  /** Event types the listener asks Traccar to push (as `web` notifications); empty: leave Traccar's rules alone. */
+  /** Event types the listener asks Traccar to push (as `web` notifications); `none`: leave Traccar's rules alone. */
   TRACCAR_EVENT_TYPES: z.string().default(
     "deviceOnline,deviceOffline,deviceUnknown,deviceInactive,commandResult,queuedCommandSent,alarm," +
       "ignitionOn,ignitionOff,deviceOverspeed,geofenceEnter,geofenceExit",
-  ).transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean)),
+  ).transform((s) => s.trim() === "none" ? [] : s.split(",").map((x) => x.trim()).filter(Boolean)),
   DEVICE_NAME_TEMPLATE: z.string().min(1).max(100).default("Vehicle {n}"),
   DEVICE_INIT_COMMAND: z.string().max(1024).optional(),
   SCHEDULER_INTERVAL_S: int(10, 1),

@@ -8,7 +8,7 @@ import { backoffDelay, startTraccarListener, TraccarListener } from "../src/devi
 import { TraccarClient, traccarFromConfig } from "../src/devices/traccar_client.ts";
 import { bearer, imei, jsonBody, traccarApp, waitFor } from "./devices_helpers.ts";
 import { startFakeTraccar } from "./fakes/traccar.ts";
-import { secondInstance, type TestApp } from "./helpers.ts";
+import { secondInstance, type TestApp, testApp } from "./helpers.ts";
 
 const INIT = "SERVER,1,gps.example.com,5023,0#";
 
@@ -286,4 +286,33 @@ Deno.test("a silent socket (no keepalive) is abandoned after idleTimeoutMs and r
   await listener.close();
   assert.equal(listener.connected, false);
   await waitFor(() => traccar.socketCount === 0, "the server to see the socket close");
+});
+
+Deno.test("TRACCAR_EVENT_TYPES=none leaves Traccar's notification rules alone", async () => {
+  await using traccar = await startFakeTraccar({ keepaliveMs: 0, notifications: [{ type: "deviceOnline" }] });
+  await using t = await traccarApp(traccar, { TRACCAR_EVENT_TYPES: "none" });
+  assert.deepEqual(t.deps.config.TRACCAR_EVENT_TYPES, []);
+  await using listener = startTraccarListener(t.deps, { backoff: () => 10 })!;
+  await waitFor(() => listener.connected, "the socket to open");
+  assert.equal(traccar.notifications.length, 1);
+  assert.ok(!traccar.requests.some((r) => r.path === "/api/notifications"));
+});
+
+Deno.test("while Traccar is unreachable the listener retries, and its logs never hold the token", async () => {
+  const down = await startFakeTraccar();
+  const url = down.url;
+  await down.close();
+  const token = "s3cret-traccar-token";
+  await using t = await testApp({
+    config: { TRACCAR_URL: url, TRACCAR_TOKEN: token, LOG_LEVEL: "debug" },
+    deps: (base) => ({ traccar: traccarFromConfig(base.config) }),
+  });
+  let attempts = 0;
+  const listener = startTraccarListener(t.deps, { backoff: () => (attempts++, 10) })!;
+  await waitFor(() => attempts >= 3, "three failed attempts");
+  await listener.close();
+  const failures = t.log.lines.filter((l) => l.includes("Traccar listener cannot connect"));
+  assert.ok(failures.length >= 3);
+  assert.match(failures[0], /Cannot reach Traccar \(GET \/api\/session\)/);
+  assert.ok(t.log.lines.every((l) => !l.includes(token)), "a log line holds the Traccar token");
 });

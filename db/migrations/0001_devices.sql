@@ -2,7 +2,7 @@ CREATE TABLE "device_events" (
 	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "device_events_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
 	"device_id" uuid NOT NULL,
 	"type" text NOT NULL,
-	"traccar_event_id" integer,
+	"traccar_event_id" bigint,
 	"attributes" jsonb DEFAULT '{}'::jsonb NOT NULL,
 	"at" timestamp with time zone NOT NULL,
 	"created_at" timestamp with time zone NOT NULL

@@ -9,8 +9,7 @@ import { users } from "../../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { NotFoundError } from "../errors.ts";
 import { parsePhone } from "../otp/service.ts";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { UUID } from "./registry.ts";
 
 /** The gatehouse user id a legacy `user` field names. */
 export async function resolveLegacyUser(deps: Pick<Deps, "db" | "config">, user: string): Promise<string> {

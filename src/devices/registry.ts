@@ -46,7 +46,8 @@ export interface DeviceEventView {
 /** Attributes gatehouse itself maintains from USSD replies; users cannot set them. */
 export const SIM_ATTRIBUTES = ["sim_balance", "sim_currency", "sim_balance_at"] as const;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A UUID in its canonical text form (anything else cannot name a row, so it is a 404, not a 500). */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The API view of a row. */
 export function deviceView(row: DeviceRow): DeviceView {

@@ -15,7 +15,7 @@ import type { Principal } from "../auth/middleware.ts";
 import type { Deps } from "../deps.ts";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import { sendToDevice } from "./commands.ts";
-import { recordDeviceEvent, visibleDevice } from "./registry.ts";
+import { recordDeviceEvent, UUID, visibleDevice } from "./registry.ts";
 import type { TraccarCommand } from "./traccar_client.ts";
 import { requireTraccar } from "./traccar_sync.ts";
 
@@ -102,7 +102,7 @@ export async function deleteSchedule(
 ): Promise<void> {
   const device = await visibleDevice(deps, actor, deviceId);
   const notFound = new NotFoundError("No such schedule");
-  if (!/^[0-9a-f-]{36}$/i.test(scheduleId)) throw notFound;
+  if (!UUID.test(scheduleId)) throw notFound;
   const deleted = await deps.db.delete(deviceSchedules)
     .where(and(eq(deviceSchedules.id, scheduleId), eq(deviceSchedules.deviceId, device.id)))
     .returning({ id: deviceSchedules.id });

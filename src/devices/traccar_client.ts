@@ -243,7 +243,7 @@ export class TraccarClient {
     } catch (err) {
       const reason = err instanceof DOMException && err.name === "TimeoutError"
         ? `no answer within ${this.#timeoutMs} ms`
-        : (err as Error).message;
+        : describeFetchError(err);
       throw new TraccarError(0, `Cannot reach Traccar (${what}): ${reason}`);
     }
   }
@@ -262,6 +262,16 @@ export class TraccarClient {
       throw new TraccarError(response.status, `Traccar answered ${what} with a body that is not JSON`);
     }
   }
+}
+
+/**
+ * Why a fetch failed, without the URL: Deno's causes name the URL, and the session URL carries the
+ * token (`?token=`), which must never reach a log.
+ */
+function describeFetchError(err: unknown): string {
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : "";
+  const text = [err instanceof Error ? err.message : String(err), cause].filter(Boolean).join(": ");
+  return text.replace(/\s*\(?\b(?:https?|wss?):\/\/[^\s)]*\)?/g, "").replace(/\s+/g, " ").trim();
 }
 
 /** The `JSESSIONID=…` pair from a response's Set-Cookie headers. */
