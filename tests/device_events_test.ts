@@ -217,6 +217,9 @@ Deno.test("the dispatcher uses a pushed position's result without asking Traccar
     events: [{ id: 77, type: "commandResult", deviceId: device.traccar_id, positionId: 501 }],
   });
   assert.equal((await history(t, device)).length, 1);
+  // Server-wide events (no device) are ignored without a lookup.
+  await dispatcher.handleMessage({ events: [{ id: 80, type: "deviceUnknown", deviceId: 0 }] });
+  assert.ok(!traccar.requests.some((r) => r.path === "/api/devices/0"));
   // An unclaimed device's events are looked up once, then skipped for a while.
   await dispatcher.handleMessage({ events: [{ id: 78, type: "deviceOnline", deviceId: stray.id }] });
   await dispatcher.handleMessage({ events: [{ id: 79, type: "deviceOnline", deviceId: stray.id }] });

@@ -186,6 +186,8 @@ Deno.test("admins (API key) list and read every device, and claim for a user wit
   assert.equal(device.user_id, bob.user.id);
   const all = await jsonBody(await t.json("GET", "/api/v1/devices", undefined, ADMIN));
   assert.deepEqual(all.devices.map((d: { imei: string }) => d.imei), [imei(1), imei(2)]);
+  const check = await t.json("POST", "/api/v1/devices/check", { imei: imei(2) }, ADMIN);
+  assert.deepEqual(await jsonBody(check), { imei: imei(2), available: false, reason: "claimed" });
   const one = await t.json("GET", `/api/v1/devices/${device.id}`, undefined, ADMIN);
   assert.equal(one.status, 200);
   assert.equal((await jsonBody(one)).id, device.id);

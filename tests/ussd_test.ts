@@ -116,6 +116,7 @@ const FAILURES: ReadonlyArray<readonly [string, FailureReason]> = [
 const WRAPPED: ReadonlyArray<readonly [string, string]> = [
   ['+CUSD: 0,"Balance: 12.50 EUR",15', "Balance: 12.50 EUR"],
   ['+CUSD: 2,"ussd timeout"', "ussd timeout"],
+  [' CUSD: 0,"Balance: 12.50 EUR",15', "Balance: 12.50 EUR"], // `+` lost to query-string decoding
   [`+CUSD: 0,"${ucs2Hex("Ваш баланс 150.25 руб.")}",72`, "Ваш баланс 150.25 руб."],
   [ucs2Hex("Ваш баланс 150.25 руб."), "Ваш баланс 150.25 руб."],
   [ucs2Hex("موجودی: ۸,۰۰۰ ریال"), "موجودی: ۸,۰۰۰ ریال"],

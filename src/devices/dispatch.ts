@@ -44,7 +44,10 @@ export class TraccarEventDispatcher {
       if (this.#results.size > POSITION_CACHE) this.#results.delete(this.#results.keys().next().value!);
     }
     for (const event of Array.isArray(message.events) ? message.events : []) {
-      if (typeof event?.type !== "string" || typeof event.deviceId !== "number") continue;
+      // Server-wide events (deviceId 0) belong to no device.
+      if (typeof event?.type !== "string" || typeof event.deviceId !== "number" || event.deviceId <= 0) {
+        continue;
+      }
       try {
         await this.handleEvent(event);
       } catch (err) {

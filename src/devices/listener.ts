@@ -109,7 +109,7 @@ export class TraccarListener implements AsyncDisposable {
       if (this.#stop.signal.aborted) break;
       if (opened) attempt = 0;
       const delay = this.#backoff(attempt++);
-      this.#log.info("Traccar socket closed; reconnecting", { delay_ms: delay, attempt });
+      this.#log.info("Traccar listener reconnecting", { delay_ms: delay, attempt });
       await sleep(delay, this.#stop.signal);
     }
   }

@@ -94,9 +94,8 @@ export async function checkDevice(
   assertImei(imei);
   const [row] = await deps.db.select({ userId: devices.userId }).from(devices).where(eq(devices.imei, imei));
   if (!row) return { imei, available: true };
-  if (actor.kind === "user" && row.userId === actor.userId) {
-    return { imei, available: true, reason: "already_claimed_by_you" };
-  }
+  if (actor.kind === "admin") return { imei, available: false, reason: "claimed" };
+  if (row.userId === actor.userId) return { imei, available: true, reason: "already_claimed_by_you" };
   return { imei, available: false, reason: "claimed_by_another_user" };
 }
 

@@ -418,7 +418,8 @@ function addMinorUnits(tokens: Token[], index: number, balance: number): number 
 export function decodeUssdText(raw: string): string {
   let text = raw.trim();
   let dcs: number | null = null;
-  const cusd = /^\+CUSD:\s*\d+\s*,\s*"([\s\S]*)"\s*(?:,\s*(\d+))?\s*$/i.exec(text);
+  // The `+` is optional: firmware that puts the line in a query string unencoded has it read as a space.
+  const cusd = /^\+?CUSD:\s*\d+\s*,\s*"([\s\S]*)"\s*(?:,\s*(\d+))?\s*$/i.exec(text);
   if (cusd) {
     text = cusd[1];
     dcs = cusd[2] === undefined ? null : Number(cusd[2]);
