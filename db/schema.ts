@@ -1,5 +1,16 @@
 /** The database schema: the single source of truth; `deno task db:generate` derives migrations from it. */
-import { boolean, index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
@@ -134,3 +145,62 @@ export const fotaOffers = pgTable("fota_offers", {
   lastRefusedAt: ts("last_refused_at"),
   lastRefusalReason: text("last_refusal_reason"),
 }, (t) => [uniqueIndex("fota_offers_release_device_idx").on(t.releaseId, t.deviceId)]);
+// ---------------------------------------------------------------- devices (GPS trackers, Traccar)
+
+/** GPS trackers claimed by users; the IMEI is unique, so a device has at most one owner. */
+export const devices = pgTable("devices", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  imei: text("imei").notNull().unique(),
+  userId: uuid("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  name: text("name").notNull(),
+  attributes: jsonb("attributes").$type<Record<string, unknown>>().notNull().default({}),
+  /** The device's id in Traccar; null until synced (or when Traccar is not configured). */
+  traccarId: integer("traccar_id"),
+  /** When the device was first reported online (deviceOnline). */
+  firstOnlineAt: ts("first_online_at"),
+  /** When DEVICE_INIT_COMMAND was sent; set once, so the command goes out once per device. */
+  initialisedAt: ts("initialised_at"),
+  createdAt: ts("created_at").notNull(),
+  updatedAt: ts("updated_at").notNull(),
+}, (t) => [index("devices_user_idx").on(t.userId), index("devices_traccar_idx").on(t.traccarId)]);
+
+/** A short per-device history of Traccar events and USSD reports (the newest DEVICE_EVENT_HISTORY). */
+export const deviceEvents = pgTable("device_events", {
+  /** Insertion order: the history keeps the rows with the highest ids. */
+  id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+  deviceId: uuid("device_id").notNull().references(() => devices.id, { onDelete: "cascade" }),
+  type: text("type").notNull(),
+  /** Traccar's event id; unique per device so that several listeners record (and act on) an event once. */
+  traccarEventId: bigint("traccar_event_id", { mode: "number" }),
+  attributes: jsonb("attributes").$type<Record<string, unknown>>().notNull().default({}),
+  /** When it happened (Traccar's eventTime, or our clock). */
+  at: ts("at").notNull(),
+  createdAt: ts("created_at").notNull(),
+}, (t) => [
+  index("device_events_device_idx").on(t.deviceId, t.id),
+  uniqueIndex("device_events_traccar_idx").on(t.deviceId, t.traccarEventId),
+]);
+
+/** Commands sent to a device every `every_s` seconds; `next_run_at` is claimed with row locks. */
+export const deviceSchedules = pgTable("device_schedules", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  deviceId: uuid("device_id").notNull().references(() => devices.id, { onDelete: "cascade" }),
+  command: jsonb("command").$type<{ type: string; attributes: Record<string, unknown> }>().notNull(),
+  everyS: integer("every_s").notNull(),
+  nextRunAt: ts("next_run_at").notNull(),
+  lastRunAt: ts("last_run_at"),
+  lastStatus: text("last_status"),
+  lastError: text("last_error"),
+  runs: integer("runs").notNull().default(0),
+  createdAt: ts("created_at").notNull(),
+}, (t) => [
+  index("device_schedules_due_idx").on(t.nextRunAt),
+  index("device_schedules_device_idx").on(t.deviceId),
+]);
+
+/** The Traccar user made for each gatehouse user who claimed a device. */
+export const traccarUsers = pgTable("traccar_users", {
+  userId: uuid("user_id").primaryKey().references(() => users.id, { onDelete: "cascade" }),
+  traccarUserId: integer("traccar_user_id").notNull(),
+  createdAt: ts("created_at").notNull(),
+});

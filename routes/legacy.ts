@@ -6,6 +6,10 @@ import type { Deps } from "../src/deps.ts";
 import { UnauthorizedError } from "../src/errors.ts";
 import { type AppEnv, clientIp, validate } from "../src/http.ts";
 import { requestCode, verifyCode } from "../src/otp/service.ts";
+import { resolveLegacyUser } from "../src/devices/legacy.ts"; // devices
+import { checkDevice, claimDevice } from "../src/devices/registry.ts"; // devices
+import { reportUssd } from "../src/devices/sim.ts"; // devices
+import { ValidationError } from "../src/errors.ts"; // devices
 
 /** Throws 401 unless `secret` equals CLIENT_SECRET (and one is configured). */
 export function checkClientSecret(deps: Pick<Deps, "config">, secret: string): void {
@@ -42,5 +46,67 @@ export function legacyRoutes(deps: Deps) {
         const pair = await verifyCode(deps, { phone: body.phone, code });
         return c.json({ status: "ok", token: pair.access_token, ...pair });
       },
-    );
+    )
+    .route("/", legacyDeviceRoutes(deps)); // devices
 }
+
+// ---- devices (the old GPS-tracker middleware's routes)
+
+/**
+ * `POST /api/device` (claim) and `POST /api/checkDeviceInfo` (check), as the old app calls them. `user` is
+ * the gatehouse user id or the user's phone number (see src/devices/legacy.ts); `dp` is the display name.
+ */
+function legacyDeviceRoutes(deps: Deps) {
+  const device = { ...secret, user: z.string().min(1).max(64), imei: z.string().max(32) };
+  return new Hono<AppEnv>()
+    .post(
+      "/device",
+      validate("json", z.object({ ...device, dp: z.string().trim().max(100).optional() })),
+      async (c) => {
+        const body = c.req.valid("json");
+        checkClientSecret(deps, body.client_secret);
+        const userId = await resolveLegacyUser(deps, body.user);
+        const { device, created } = await claimDevice(deps, {
+          userId,
+          imei: body.imei.trim(),
+          name: body.dp || undefined,
+        });
+        return c.json(device, created ? 201 : 200);
+      },
+    )
+    .post("/checkDeviceInfo", validate("json", z.object(device)), async (c) => {
+      const body = c.req.valid("json");
+      checkClientSecret(deps, body.client_secret);
+      const userId = await resolveLegacyUser(deps, body.user);
+      return c.json(await checkDevice(deps, { kind: "user", userId, sessionId: "" }, body.imei.trim()));
+    });
+}
+
+/**
+ * Root-level routes of the trackers' firmware (mounted at `/`): `GET` or `POST /qussd.php?imei=…&data=…`
+ * (POST may send the fields as a form instead) with a USSD reply, answered 200 with what it said.
+ */
+export function legacyUssdRoutes(deps: Deps) {
+  return new Hono<AppEnv>().on(["GET", "POST"], "/qussd.php", async (c) => {
+    const fields: Record<string, string | undefined> = {
+      imei: c.req.query("imei"),
+      data: c.req.query("data"),
+    };
+    const type = c.req.header("content-type") ?? "";
+    if (c.req.method === "POST" && /form-urlencoded|multipart\/form-data/i.test(type)) {
+      const form = await c.req.parseBody();
+      for (const key of ["imei", "data"] as const) {
+        if (fields[key] === undefined && typeof form[key] === "string") fields[key] = form[key] as string;
+      }
+    }
+    const missing = (["imei", "data"] as const).filter((k) => fields[k] === undefined);
+    if (missing.length) {
+      throw new ValidationError(missing.map((field) => ({ field, message: `${field} is required` })));
+    }
+    if (fields.data!.length > 4096) {
+      throw new ValidationError([{ field: "data", message: "At most 4096 characters" }]);
+    }
+    return c.json(await reportUssd(deps, { imei: fields.imei!.trim(), data: fields.data! }));
+  });
+}
+// ---- end devices

@@ -3,8 +3,9 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { authRoutes } from "../routes/auth.ts";
 import { consoleRoutes } from "../routes/console.ts";
+import { devicesRoutes } from "../routes/devices.ts";
 import { healthRoutes } from "../routes/health.ts";
-import { legacyRoutes } from "../routes/legacy.ts";
+import { legacyRoutes, legacyUssdRoutes } from "../routes/legacy.ts";
 import { otpRoutes } from "../routes/otp.ts";
 import { demoPortal } from "./demo/mod.ts";
 // ---- fota
@@ -57,6 +58,8 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/api/v1/fota", fotaRoutes(deps));
   app.route("/fota.php", fotaLegacyRoutes(deps));
   // ---- end fota
+  app.route("/api/v1/devices", devicesRoutes(deps));
+  app.route("/", legacyUssdRoutes(deps)); // GET/POST /qussd.php of the trackers' firmware
 
   app.notFound((c) => {
     const { problem } = toProblem(

@@ -48,6 +48,23 @@ export const configSchema = z.object({
   TWILIO_FROM: z.string().optional(),
   TWILIO_MESSAGING_SERVICE_SID: z.string().optional(),
   TWILIO_BASE_URL: z.url().default("https://api.twilio.com"),
+
+  // ---- devices (GPS trackers, Traccar, USSD balance, scheduled commands)
+  TRACCAR_URL: optionalUrl,
+  TRACCAR_TOKEN: z.string().optional(),
+  TRACCAR_USER: z.string().optional(),
+  TRACCAR_PASSWORD: z.string().optional(),
+  TRACCAR_TIMEOUT_MS: int(10_000, 1),
+  /** Event types the listener asks Traccar to push (as `web` notifications); `none`: leave Traccar's rules alone. */
+  TRACCAR_EVENT_TYPES: z.string().default(
+    "deviceOnline,deviceOffline,deviceUnknown,deviceInactive,commandResult,queuedCommandSent,alarm," +
+      "ignitionOn,ignitionOff,deviceOverspeed,geofenceEnter,geofenceExit",
+  ).transform((s) => s.trim() === "none" ? [] : s.split(",").map((x) => x.trim()).filter(Boolean)),
+  DEVICE_NAME_TEMPLATE: z.string().min(1).max(100).default("Vehicle {n}"),
+  DEVICE_INIT_COMMAND: z.string().max(1024).optional(),
+  SCHEDULER_INTERVAL_S: int(10, 1),
+  DEVICE_EVENT_HISTORY: int(100, 1),
+  // ---- end devices
 }).superRefine((c, ctx) => {
   const need = (when: boolean, keys: (keyof typeof c)[]) => {
     for (const k of keys) {
@@ -65,6 +82,16 @@ export const configSchema = z.object({
       message: "TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required",
     });
   }
+}).superRefine((c, ctx) => {
+  // ---- devices
+  if (c.TRACCAR_URL && !c.TRACCAR_TOKEN && !(c.TRACCAR_USER && c.TRACCAR_PASSWORD)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["TRACCAR_TOKEN"],
+      message: "TRACCAR_TOKEN, or TRACCAR_USER and TRACCAR_PASSWORD, is required with TRACCAR_URL",
+    });
+  }
+  // ---- end devices
 });
 
 /** Parsed, typed configuration. */

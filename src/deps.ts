@@ -3,6 +3,7 @@ import type { Db } from "../db/client.ts";
 import type { JwtKeys } from "./auth/jwt.ts";
 import type { Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
+import type { TraccarClient } from "./devices/traccar_client.ts";
 import type { EventBus } from "./events.ts";
 import type { Logger } from "./log.ts";
 import type { SmsSender } from "./otp/sms.ts";
@@ -16,4 +17,8 @@ export interface Deps {
   events: EventBus;
   jwt: JwtKeys;
   sms: SmsSender;
+  // ---- devices
+  /** The Traccar server, when TRACCAR_URL is set; absent, devices work locally and commands answer 503. */
+  traccar?: TraccarClient;
+  // ---- end devices
 }

@@ -1,6 +1,9 @@
 /** The only entry point: reads config, opens the database, builds deps, serves, and shuts down cleanly. */
 import { createDb } from "../db/client.ts";
 import { createApp } from "./app.ts";
+import { startTraccarListener } from "./devices/listener.ts";
+import { DeviceScheduler } from "./devices/schedules.ts";
+import { traccarFromConfig } from "./devices/traccar_client.ts";
 import { JwtKeys } from "./auth/jwt.ts";
 import { systemClock } from "./clock.ts";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
@@ -59,8 +62,19 @@ async function main() {
     events,
     jwt: new JwtKeys(config.JWT_SECRET!, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, clock }),
     sms: smsFromConfig(config),
+    traccar: traccarFromConfig(config), // devices
   };
   const app = createApp(deps);
+
+  // ---- devices: the Traccar event listener and the command scheduler, closed before the database
+  if (deps.traccar) {
+    resources.add("traccar listener", startTraccarListener(deps)!, (l) => l.close());
+    resources.add("device scheduler", new DeviceScheduler(deps).start(), (s) => s.close());
+    log.info("traccar sync on", { url: deps.traccar.url, event_types: config.TRACCAR_EVENT_TYPES });
+  } else {
+    log.info("traccar not configured: devices are local, commands answer 503");
+  }
+  // ---- end devices
 
   const server = Deno.serve({
     port: config.PORT,

@@ -166,3 +166,36 @@ export async function problem(res: Response): Promise<Record<string, unknown>> {
   }
   return await res.json();
 }
+
+// ---- devices: a second app instance on the same database (several gatehouse instances, one Postgres)
+
+/** Another instance of the app sharing `t`'s database (and clock), with deps of its own. */
+export interface SecondInstance extends AsyncDisposable {
+  app: ReturnType<typeof createApp>;
+  deps: Deps;
+}
+
+/**
+ * Builds a second app on `t`'s database: for PGlite the same handle (one embedded server), for
+ * Postgres a second connection pool to the same test database, as two machines would have.
+ */
+export async function secondInstance(
+  t: TestApp,
+  options: { deps?: (base: Deps) => Partial<Deps> } = {},
+): Promise<SecondInstance> {
+  let own: DbHandle | undefined;
+  if (t.db.kind === "postgres") {
+    const url = new URL(Deno.env.get("DATABASE_URL")!);
+    url.pathname = new URL(t.db.location).pathname;
+    own = await createDb({ url: url.toString(), poolSize: 5 });
+  }
+  const base: Deps = {
+    ...t.deps,
+    db: own?.db ?? t.db.db,
+    events: new EventBus(),
+    log: recordingLogger(),
+  };
+  const deps = { ...base, ...options.deps?.(base) };
+  return { app: createApp(deps), deps, [Symbol.asyncDispose]: async () => await own?.close() };
+}
+// ---- end devices

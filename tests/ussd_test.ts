@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseUssdBalance, type UssdResult } from "../src/devices/ussd.ts";
+import { decodeUssdText, parseUssdBalance, type UssdResult } from "../src/devices/ussd.ts";
 
 type FailureReason = Extract<UssdResult, { ok: false }>["reason"];
 
@@ -65,6 +65,14 @@ const BALANCES: ReadonlyArray<readonly [string, number, string | null]> = [
   ["موجودی شما ۵,۰۰۰ تومان", 5000, "IRT"],
   ["موجودی: ٤٥,٠٠٠ ريال", 45000, "IRR"],
   ["مانده اعتبار: ۱۲۵٫۵ تومان", 125.5, "IRT"],
+  // Negative balances spelled as a word, and more currency symbols.
+  ["Ваш баланс минус 15 руб.", -15, "RUB"],
+  ["Баланс: минус 15,00 р.", -15, "RUB"],
+  ["Balance: minus $5.00", -5, "USD"],
+  ["Bakiyeniz eksi 5,00 TL", -5, "TRY"],
+  ["Your balance is ₦150.50", 150.5, "NGN"],
+  ["Load balance: ₱25.00", 25, "PHP"],
+  ["Balans: 12,40 ₼", 12.4, "AZN"],
 ];
 
 /** [reply with other numbers in it, balance, currency] — the balance must win over the decoys. */
@@ -103,6 +111,31 @@ const FAILURES: ReadonlyArray<readonly [string, FailureReason]> = [
   ["Tariff 10 GB for 5000", "unrecognized"],
   ["Call 0800 123 456 or dial *100#", "unrecognized"],
 ];
+
+/** [what a tracker forwards, the reply text inside] — modem wrappings unwrapped by decodeUssdText. */
+const WRAPPED: ReadonlyArray<readonly [string, string]> = [
+  ['+CUSD: 0,"Balance: 12.50 EUR",15', "Balance: 12.50 EUR"],
+  ['+CUSD: 2,"ussd timeout"', "ussd timeout"],
+  [' CUSD: 0,"Balance: 12.50 EUR",15', "Balance: 12.50 EUR"], // `+` lost to query-string decoding
+  [`+CUSD: 0,"${ucs2Hex("Ваш баланс 150.25 руб.")}",72`, "Ваш баланс 150.25 руб."],
+  [ucs2Hex("Ваш баланс 150.25 руб."), "Ваш баланс 150.25 руб."],
+  [ucs2Hex("موجودی: ۸,۰۰۰ ریال"), "موجودی: ۸,۰۰۰ ریال"],
+  [ucs2Hex("Egyenleg: 2 345 Ft"), "Egyenleg: 2 345 Ft"],
+  // Hex-looking text that is not UCS-2 stays as it is.
+  ["12345678", "12345678"],
+  ["DEADBEEF", "DEADBEEF"],
+  ["  Balance: 1 Ft \n", "Balance: 1 Ft"],
+];
+
+function ucs2Hex(text: string): string {
+  return [...text].map((c) => c.charCodeAt(0).toString(16).padStart(4, "0").toUpperCase()).join("");
+}
+
+for (const [raw, text] of WRAPPED) {
+  Deno.test(`decodeUssdText unwraps ${JSON.stringify(raw.slice(0, 40))}`, () => {
+    assert.equal(decodeUssdText(raw), text);
+  });
+}
 
 for (const [text, balance, currency] of [...BALANCES, ...TRAPS]) {
   Deno.test(`parseUssdBalance reads ${JSON.stringify(text)} as ${balance} ${currency ?? "without currency"}`, () => {

@@ -65,6 +65,12 @@ const CURRENCY_SYMBOLS: Readonly<Record<string, string>> = {
   "₹": "INR",
   "₸": "KZT",
   "﷼": "IRR",
+  "₦": "NGN",
+  "₱": "PHP",
+  "₼": "AZN",
+  "₾": "GEL",
+  "₫": "VND",
+  "฿": "THB",
 };
 
 /** Upper-case ISO 4217 codes accepted as written by operators, on either side of the number. */
@@ -110,6 +116,9 @@ const SECONDARY_STEMS: readonly string[] = [
   "بسته",
   "هدیه",
 ];
+
+/** Words that say the amount is negative (`Баланс: минус 15 руб.`). */
+const MINUS_WORDS: readonly string[] = ["минус", "мінус", "minus", "mínusz", "eksi", "منفی"];
 
 /** Units that mark a number as a bundle size or a duration rather than money. */
 // deno-fmt-ignore
@@ -362,10 +371,19 @@ function findBalance(tokens: Token[]): { balance: number; currency: string | nul
   const number = tokens[best.index] as NumberToken;
   let balance = number.value;
   if (best.currency?.before === true && isMinusBefore(tokens, best.index)) balance = -Math.abs(balance);
+  if (isMinusWordBefore(tokens, best.index, best.currency?.before === true)) balance = -Math.abs(balance);
   if (best.currency !== null && !best.currency.before && number.integer) {
     balance = addMinorUnits(tokens, best.index, balance);
   }
   return { balance, currency: best.currency?.code ?? null };
+}
+
+/** `минус 15 руб.`, `minus $5`: a word before the number (or before its prefix currency) says minus. */
+function isMinusWordBefore(tokens: Token[], index: number, currencyBefore: boolean): boolean {
+  let k = index - 1;
+  if (currencyBefore) k -= isPunct(tokens[k], ".") ? 2 : 1;
+  const word = tokens[k];
+  return word?.kind === "word" && MINUS_WORDS.includes(word.lower);
 }
 
 /** `-$5.00`: the minus sits before the currency symbol rather than the digits. */
@@ -388,4 +406,31 @@ function addMinorUnits(tokens: Token[], index: number, balance: number): number 
   if (unit?.kind !== "word" || !unit.lower.startsWith("коп")) return balance;
   const sign = balance < 0 ? -1 : 1;
   return Math.round((balance + sign * minor.value / 100) * 100) / 100;
+}
+
+/**
+ * Unwraps the forms trackers forward a USSD reply in, before {@link parseUssdBalance} reads it:
+ * - the modem's raw AT answer `+CUSD: 0,"<text>",15` (3GPP TS 27.007 §7.15) becomes `<text>`;
+ * - UCS-2 as hex (`0411043004BB…`, what modems print in UCS2 character-set mode, DCS 72) is decoded.
+ *   Without the DCS, hex is only decoded when at least half of its code units fall in the Latin,
+ *   Cyrillic or Arabic blocks, so that a reply that merely looks like hex (`12345678`) stays as it is.
+ */
+export function decodeUssdText(raw: string): string {
+  let text = raw.trim();
+  let dcs: number | null = null;
+  // The `+` is optional: firmware that puts the line in a query string unencoded has it read as a space.
+  const cusd = /^\+?CUSD:\s*\d+\s*,\s*"([\s\S]*)"\s*(?:,\s*(\d+))?\s*$/i.exec(text);
+  if (cusd) {
+    text = cusd[1];
+    dcs = cusd[2] === undefined ? null : Number(cusd[2]);
+  }
+  if (/^(?:[0-9A-Fa-f]{4})+$/.test(text) && (dcs === 72 || text.length >= 8)) {
+    const units = text.match(/.{4}/g)!.map((h) => parseInt(h, 16));
+    const common = units.filter((u) => [0x00, 0x04, 0x06].includes(u >> 8)).length;
+    const printable = units.every((u) =>
+      u >= 0x20 && (u < 0xd800 || u > 0xdfff) && u !== 0xfffe && u !== 0xffff
+    );
+    if (printable && (dcs === 72 || common * 2 >= units.length)) text = String.fromCharCode(...units);
+  }
+  return text;
 }
