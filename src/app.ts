@@ -2,9 +2,15 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { authRoutes } from "../routes/auth.ts";
+import { consoleRoutes } from "../routes/console.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { legacyRoutes } from "../routes/legacy.ts";
 import { otpRoutes } from "../routes/otp.ts";
+import { demoPortal } from "./demo/mod.ts";
+// ---- fota
+import { firmwareRoutes } from "../routes/firmware.ts";
+import { fotaLegacyRoutes, fotaRoutes } from "../routes/fota.ts";
+// ---- end fota
 import type { Deps } from "./deps.ts";
 import { NotFoundError, PayloadTooLargeError, problemResponse, toProblem } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
@@ -40,10 +46,17 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     },
   }));
 
+  app.route("/", consoleRoutes());
   app.route("/health", healthRoutes(deps));
   app.route("/api/v1/otp", otpRoutes(deps));
   app.route("/api/v1", authRoutes(deps));
   app.route("/api", legacyRoutes(deps));
+  if (deps.config.DEMO_PORTAL) app.route("/demo", demoPortal({ now: () => deps.clock.now().getTime() }));
+  // ---- fota: catalog (admin), device checks (no token), and the old trackers' root-level /fota.php
+  app.route("/api/v1/firmware", firmwareRoutes(deps));
+  app.route("/api/v1/fota", fotaRoutes(deps));
+  app.route("/fota.php", fotaLegacyRoutes(deps));
+  // ---- end fota
 
   app.notFound((c) => {
     const { problem } = toProblem(

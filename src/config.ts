@@ -24,6 +24,7 @@ export const configSchema = z.object({
   CLIENT_SECRET: z.string().optional(),
   TRUST_PROXY: bool.default(false),
   PUBLIC_URL: optionalUrl,
+  DEMO_PORTAL: bool.default(true),
 
   OTP_LENGTH: int(6, 4).pipe(z.number().max(10)),
   OTP_TTL_S: int(300, 1),

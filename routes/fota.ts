@@ -1,0 +1,193 @@
+/**
+ * Device update checks (no user token, no claim needed): /api/v1/fota/check, /api/v1/fota/esp, the
+ * operators' view /api/v1/fota/devices/:id, and the legacy trackers' root route /fota.php.
+ */
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { z } from "zod";
+import { requireAuth } from "../src/auth/middleware.ts";
+import type { Deps } from "../src/deps.ts";
+import { NotFoundError, ValidationError } from "../src/errors.ts";
+import { checkForUpdate, deviceCheckState } from "../src/fota/checks.ts";
+import { type AppEnv, validate } from "../src/http.ts";
+import { deviceTypeSchema } from "./firmware.ts";
+
+const deviceIdSchema = z.string().trim().min(1).max(64).regex(
+  /^[\w:.-]+$/,
+  "may hold only letters, digits, _ : . and -",
+);
+const reportedVersion = z.string().trim().min(1).max(200);
+const optionalText = z.string().trim().max(64).optional();
+const MAC = /^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}$/;
+
+/** Device ids as stored: MAC addresses upper-case, everything else as sent. */
+export function normaliseDeviceId(id: string): string {
+  const t = id.trim();
+  return MAC.test(t) ? t.toUpperCase() : t;
+}
+
+const checkQuery = z.object({
+  imei: deviceIdSchema.optional(),
+  device_id: deviceIdSchema.optional(),
+  device_type: deviceTypeSchema,
+  version: reportedVersion,
+}).refine((q) => q.imei || q.device_id, { path: ["imei"], message: "imei (or device_id) is required" });
+
+/** `/api/v1/fota/*`: the JSON check, the ESP HTTPUpdate check, and (admin) a device's last check. */
+export function fotaRoutes(deps: Deps) {
+  return new Hono<AppEnv>()
+    .get("/check", validate("query", checkQuery), async (c) => {
+      const q = c.req.valid("query");
+      const outcome = await checkForUpdate(deps, {
+        deviceType: q.device_type,
+        deviceId: normaliseDeviceId((q.imei ?? q.device_id)!),
+        version: q.version,
+        source: "api",
+      });
+      c.header("cache-control", "no-store");
+      if (outcome.result !== "offered") return c.body(null, 204);
+      const r = outcome.release;
+      return c.json({
+        release_id: r.id,
+        version: r.version,
+        url: r.url,
+        sha256: r.sha256,
+        size: r.size,
+        md5: r.md5,
+      });
+    })
+    .get("/esp", validate("query", z.object({ device_type: deviceTypeSchema })), async (c) => {
+      return await espCheck(deps, c, c.req.valid("query").device_type);
+    })
+    .get("/devices/:device_id", requireAuth(deps, ["admin"]), async (c) => {
+      const id = normaliseDeviceId(c.req.param("device_id"));
+      const state = await deviceCheckState(deps, id);
+      if (!state) throw new NotFoundError(`Device ${id} has never checked for firmware`);
+      return c.json(state);
+    });
+}
+
+/**
+ * ESP8266 / ESP32 `HTTPUpdate`. The request headers are those the updaters send, as in
+ * esp8266/Arduino libraries/ESP8266httpUpdate/src/ESP8266httpUpdate.cpp (handleUpdate):
+ * `x-ESP8266-STA-MAC`, `x-ESP8266-AP-MAC`, `x-ESP8266-free-space`, `x-ESP8266-sketch-size`,
+ * `x-ESP8266-sketch-md5`, `x-ESP8266-chip-size`, `x-ESP8266-sdk-version`, `x-ESP8266-mode`, and
+ * `x-ESP8266-version` (only when the sketch passes a currentVersion); and espressif/arduino-esp32
+ * libraries/HTTPUpdate/src/HTTPUpdate.cpp: the same with `x-ESP32-`, except that the sketch MD5 is
+ * not sent (a "To do") and newer cores send `x-ESP32-sketch-sha256` instead.
+ * Both updaters read `x-MD5` from the answer, treat 304 as "no update", 200 as the binary, anything
+ * else as a failure, and follow redirects only after `setFollowRedirects(HTTPC_STRICT_FOLLOW_REDIRECTS)`
+ * (the default is HTTPC_DISABLE_FOLLOW_REDIRECTS). HTTPClient also clears collected headers on every
+ * redirect hop, so the `x-MD5` we put on the 302 only reaches the updater if the file server repeats it.
+ *
+ * Decisions: no update, or an update that cannot be served to this board (bigger than its free space,
+ * or an ftp: URL it cannot fetch) → 304, recorded with the reason (GET /api/v1/fota/devices/:mac and the
+ * release stats' refused_devices), because any 4xx only makes the updater log an error every poll.
+ * A missing STA MAC or version, or a version that does not parse, is a 422: that is a sketch bug.
+ */
+async function espCheck(deps: Deps, c: Context<AppEnv>, deviceType: string): Promise<Response> {
+  const family = c.req.header("x-ESP8266-STA-MAC") !== undefined
+    ? "ESP8266"
+    : c.req.header("x-ESP32-STA-MAC") !== undefined
+    ? "ESP32"
+    : null;
+  if (!family) {
+    throw new ValidationError(
+      [{ field: "x-ESP8266-STA-MAC", message: "x-ESP8266-STA-MAC or x-ESP32-STA-MAC header is required" }],
+      "This route is for the ESP8266/ESP32 HTTPUpdate client",
+    );
+  }
+  const h = (name: string) => c.req.header(`x-${family}-${name}`)?.trim() || undefined;
+  const errors: { field: string; message: string }[] = [];
+  const mac = h("STA-MAC") ?? "";
+  if (!MAC.test(mac)) {
+    errors.push({ field: `x-${family}-STA-MAC`, message: "must be a MAC address like CC:50:E3:55:F6:07" });
+  }
+  const version = h("version");
+  if (!version) {
+    errors.push({
+      field: `x-${family}-version`,
+      message: "is required: pass currentVersion to httpUpdate.update()",
+    });
+  }
+  const freeRaw = h("free-space");
+  if (freeRaw !== undefined && !/^\d{1,10}$/.test(freeRaw)) {
+    errors.push({ field: `x-${family}-free-space`, message: "must be a number of bytes" });
+  }
+  if (errors.length) throw new ValidationError(errors);
+  const md5 = h("sketch-md5"), sha = h("sketch-sha256");
+  const sketchHash = md5 && /^[0-9a-fA-F]{32}$/.test(md5)
+    ? `md5:${md5.toLowerCase()}`
+    : sha && /^[0-9a-fA-F]{64}$/.test(sha)
+    ? `sha256:${sha.toLowerCase()}`
+    : undefined;
+
+  const outcome = await checkForUpdate(deps, {
+    deviceType,
+    deviceId: mac.toUpperCase(),
+    version: version!,
+    versionField: `x-${family}-version`,
+    source: "esp",
+    freeSpace: freeRaw === undefined ? undefined : Math.min(Number(freeRaw), 2 ** 31 - 1),
+    sketchHash,
+    schemes: ["http:", "https:"],
+  });
+  c.header("cache-control", "no-store");
+  if (outcome.result !== "offered") {
+    if (outcome.result === "refused") c.header("x-gatehouse-reason", outcome.reason.split(":")[0]);
+    return c.body(null, 304);
+  }
+  const r = outcome.release;
+  if (r.md5) c.header("x-MD5", r.md5);
+  c.header("x-firmware-version", r.version);
+  c.header("x-firmware-size", String(r.size));
+  return c.redirect(r.url, 302);
+}
+
+const legacyQuery = z.object({
+  imei: deviceIdSchema,
+  d: deviceTypeSchema,
+  fw: reportedVersion,
+  sr: optionalText,
+  rev: optionalText,
+});
+
+/**
+ * `GET|POST /fota.php?imei=&sr=&d=&fw=&rev=` for the old trackers (POST may send the same as form
+ * fields; they win over the query). `d` is the device type, `fw` the running firmware, `sr` the serial
+ * and `rev` the hardware revision (both recorded, not used to decide). Answers `200 text/plain` whose
+ * body is exactly the download link (no trailing newline) when an update applies, else `204`.
+ */
+export function fotaLegacyRoutes(deps: Deps) {
+  return new Hono<AppEnv>().on(["GET", "POST"], "/", async (c) => {
+    const fields: Record<string, unknown> = { ...c.req.query() };
+    if (c.req.method === "POST") {
+      const type = c.req.header("content-type") ?? "";
+      if (/application\/x-www-form-urlencoded|multipart\/form-data/i.test(type)) {
+        for (const [k, v] of Object.entries(await c.req.parseBody())) {
+          if (typeof v === "string") fields[k] = v;
+        }
+      }
+    }
+    const parsed = legacyQuery.safeParse(fields);
+    if (!parsed.success) {
+      throw new ValidationError(
+        parsed.error.issues.map((i) => ({ field: i.path.join(".") || "(query)", message: i.message })),
+      );
+    }
+    const q = parsed.data;
+    const outcome = await checkForUpdate(deps, {
+      deviceType: q.d,
+      deviceId: normaliseDeviceId(q.imei),
+      version: q.fw,
+      versionField: "fw",
+      source: "legacy",
+      serial: q.sr || undefined,
+      revision: q.rev || undefined,
+    });
+    c.header("cache-control", "no-store");
+    if (outcome.result !== "offered") return c.body(null, 204);
+    c.header("content-type", "text/plain; charset=utf-8");
+    return c.body(outcome.release.url, 200);
+  });
+}
