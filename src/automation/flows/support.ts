@@ -1,0 +1,179 @@
+/** Page helpers the built-in flows share: bounded waits that honour the session's AbortSignal. */
+import { type Page, TimeoutError } from "puppeteer-core";
+import { FlowError } from "../flow.ts";
+
+/**
+ * The little of the DOM that the flows' in-page functions use. Deno type-checks without the DOM lib
+ * (adding it would change the globals of the whole program), so each flow file declares
+ * `declare const document: PageDocument;` for the functions it passes to page.evaluate.
+ */
+export interface PageElement {
+  readonly tagName: string;
+  readonly textContent: string | null;
+  readonly innerHTML: string;
+  readonly value?: string;
+  readonly checked?: boolean;
+  readonly complete?: boolean;
+  readonly naturalWidth?: number;
+  getAttribute(name: string): string | null;
+  querySelector(selectors: string): PageElement | null;
+}
+
+/** The page's `document`, as far as the flows use it. */
+export interface PageDocument {
+  querySelector(selectors: string): PageElement | null;
+  querySelectorAll(selectors: string): Iterable<PageElement>;
+}
+
+declare const document: PageDocument;
+
+/** The one timeout every page wait of a built-in flow honours (navigation, selectors, actions). */
+export const STEP_TIMEOUT_MS = 15_000;
+
+/** Options for a bounded, cancellable wait. */
+export interface WaitOptions {
+  signal: AbortSignal;
+  /** The flow step reported when the wait times out. */
+  step: string;
+  /** Defaults to STEP_TIMEOUT_MS. */
+  timeoutMs?: number;
+}
+
+/** Turns a puppeteer timeout into a FlowError naming the step; other errors pass through unchanged. */
+export function stepTimeout(error: unknown, step: string, what: string): unknown {
+  if (error instanceof TimeoutError) {
+    return new FlowError(`The portal did not show ${what} in time`, { step, cause: error });
+  }
+  return error;
+}
+
+/** Navigates to `url` and waits for its load event. */
+export async function open(page: Page, url: string, options: WaitOptions): Promise<void> {
+  try {
+    await page.goto(url, { timeout: options.timeoutMs ?? STEP_TIMEOUT_MS, signal: options.signal });
+  } catch (error) {
+    throw stepTimeout(error, options.step, `the page ${new URL(url).pathname}`);
+  }
+}
+
+/** Types `value` into the element matched by `selector` (waiting for it to be visible and enabled). */
+export async function fill(page: Page, selector: string, value: string, options: WaitOptions): Promise<void> {
+  try {
+    await page.locator(selector).setTimeout(options.timeoutMs ?? STEP_TIMEOUT_MS)
+      .fill(value, { signal: options.signal });
+  } catch (error) {
+    throw stepTimeout(error, options.step, selector);
+  }
+}
+
+/** Clicks `selector` and waits for the navigation it starts (a form submit or a link). */
+export async function clickAndNavigate(page: Page, selector: string, options: WaitOptions): Promise<void> {
+  const timeout = options.timeoutMs ?? STEP_TIMEOUT_MS;
+  try {
+    await Promise.all([
+      page.waitForNavigation({ timeout, signal: options.signal }),
+      page.locator(selector).setTimeout(timeout).click({ signal: options.signal }),
+    ]);
+  } catch (error) {
+    throw stepTimeout(error, options.step, `the page after clicking ${selector}`);
+  }
+}
+
+/**
+ * Waits until one of `outcomes` (name → CSS selector) is in the page and answers the first name whose
+ * selector matches, in the order given. Survives navigations (the check reruns in the new document).
+ */
+export async function firstOf<K extends string>(
+  page: Page,
+  outcomes: Record<K, string>,
+  options: WaitOptions,
+): Promise<K> {
+  const entries = Object.entries(outcomes) as [K, string][];
+  try {
+    const handle = await page.waitForFunction(
+      (list: [string, string][]) =>
+        list.find(([, selector]) => document.querySelector(selector))?.[0] ?? false,
+      { timeout: options.timeoutMs ?? STEP_TIMEOUT_MS, signal: options.signal, polling: "mutation" },
+      entries,
+    );
+    const found = await handle.jsonValue();
+    await handle.dispose();
+    return found as K;
+  } catch (error) {
+    throw stepTimeout(error, options.step, `any of ${entries.map(([, s]) => s).join(", ")}`);
+  }
+}
+
+/** The trimmed text of the first element matching `selector`, or "" when there is none. */
+export async function textOf(page: Page, selector: string): Promise<string> {
+  return await page.evaluate(
+    (s: string) => document.querySelector(s)?.textContent?.replace(/\s+/g, " ").trim() ?? "",
+    selector,
+  );
+}
+
+/** A CSS string literal for attribute selectors such as `[value=${cssString(v)}]`. */
+export function cssString(value: string): string {
+  return `"${value.replace(/["\\]/g, "\\$&").replace(/\n/g, "\\a ")}"`;
+}
+
+/** The visible element `selector` as PNG bytes, once it is in the page (and, for images, loaded). */
+export async function screenshotElement(
+  page: Page,
+  selector: string,
+  options: WaitOptions,
+): Promise<Uint8Array> {
+  let element: Awaited<ReturnType<Page["waitForSelector"]>> = null;
+  try {
+    element = await page.waitForSelector(selector, {
+      visible: true,
+      timeout: options.timeoutMs ?? STEP_TIMEOUT_MS,
+      signal: options.signal,
+    });
+    if (!element) throw new FlowError(`The portal did not show ${selector}`, { step: options.step });
+    await page.waitForFunction(
+      (el: PageElement) => el.tagName !== "IMG" || (el.complete === true && (el.naturalWidth ?? 0) > 0),
+      { timeout: options.timeoutMs ?? STEP_TIMEOUT_MS, signal: options.signal, polling: 100 },
+      element,
+    );
+    return await element.screenshot({ type: "png" });
+  } catch (error) {
+    throw stepTimeout(error, options.step, selector);
+  } finally {
+    await element?.dispose();
+  }
+}
+
+/** A downloaded file: its bytes and the content type the server declared. */
+export interface Download {
+  bytes: Uint8Array;
+  contentType: string;
+}
+
+/**
+ * Fetches `url` from inside the page, so the portal's session cookies apply, and returns the body.
+ * Throws a FlowError naming `step` when the portal answers with an error status.
+ */
+export async function fetchInPage(page: Page, url: string, options: WaitOptions): Promise<Download> {
+  options.signal.throwIfAborted();
+  const result = await page.evaluate(
+    async (target: string, timeoutMs: number) => {
+      const res = await fetch(target, { credentials: "same-origin", signal: AbortSignal.timeout(timeoutMs) });
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      let binary = "";
+      for (let i = 0; i < bytes.length; i += 0x8000) {
+        binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      }
+      return { status: res.status, contentType: res.headers.get("content-type") ?? "", base64: btoa(binary) };
+    },
+    url,
+    options.timeoutMs ?? STEP_TIMEOUT_MS,
+  );
+  if (result.status < 200 || result.status > 299) {
+    throw new FlowError(`The portal answered ${result.status} for ${new URL(url).pathname}`, {
+      step: options.step,
+    });
+  }
+  const bytes = Uint8Array.from(atob(result.base64), (c) => c.charCodeAt(0));
+  return { bytes, contentType: result.contentType.split(";")[0].trim() || "application/octet-stream" };
+}
