@@ -5,6 +5,10 @@ import { authRoutes } from "../routes/auth.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { legacyRoutes } from "../routes/legacy.ts";
 import { otpRoutes } from "../routes/otp.ts";
+// ---- automation
+import { flowRoutes } from "../routes/flows.ts";
+import { sessionRoutes } from "../routes/sessions.ts";
+import { wsRoutes } from "../routes/ws.ts";
 import type { Deps } from "./deps.ts";
 import { NotFoundError, PayloadTooLargeError, problemResponse, toProblem } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
@@ -44,6 +48,10 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/api/v1/otp", otpRoutes(deps));
   app.route("/api/v1", authRoutes(deps));
   app.route("/api", legacyRoutes(deps));
+  // ---- automation
+  app.route("/", wsRoutes(deps));
+  app.route("/api/v1/flows", flowRoutes(deps));
+  app.route("/api/v1/sessions", sessionRoutes(deps));
 
   app.notFound((c) => {
     const { problem } = toProblem(

@@ -6,6 +6,8 @@ import type { Config } from "./config.ts";
 import type { EventBus } from "./events.ts";
 import type { Logger } from "./log.ts";
 import type { SmsSender } from "./otp/sms.ts";
+// ---- automation
+import type { Automation } from "./automation/mod.ts";
 
 /** The injected dependencies of the whole app. */
 export interface Deps {
@@ -16,4 +18,7 @@ export interface Deps {
   events: EventBus;
   jwt: JwtKeys;
   sms: SmsSender;
+  // ---- automation
+  /** Browser automation sessions; the session routes answer 503 when absent. */
+  automation?: Automation;
 }
