@@ -11,7 +11,12 @@ import type { Principal } from "../src/auth/middleware.ts";
 import { canSee, issueTicket, ownerOf } from "../src/automation/access.ts";
 import type { SessionEvent } from "../src/automation/hub.ts";
 import { requireAutomation } from "../src/automation/mod.ts";
-import { FINAL_STATUSES, SESSION_STATUSES, type SessionStatus, type SessionView } from "../src/automation/sessions.ts";
+import {
+  FINAL_STATUSES,
+  SESSION_STATUSES,
+  type SessionStatus,
+  type SessionView,
+} from "../src/automation/sessions.ts";
 import type { Deps } from "../src/deps.ts";
 import { NotFoundError } from "../src/errors.ts";
 import { type AppEnv, validate } from "../src/http.ts";
@@ -45,7 +50,10 @@ export async function visibleSession(deps: Deps, principal: Principal, id: strin
 
 /** The socket URL of a session (or of /ws), with a fresh 60 s ticket. */
 export async function socketUrl(deps: Deps, c: Context, principal: Principal, sessionId: string | "*") {
-  const base = (deps.config.PUBLIC_URL ?? new URL(c.req.url).origin).replace(/\/+$/, "").replace(/^http/, "ws");
+  const base = (deps.config.PUBLIC_URL ?? new URL(c.req.url).origin).replace(/\/+$/, "").replace(
+    /^http/,
+    "ws",
+  );
   const ticket = await issueTicket(deps, principal, sessionId);
   const path = sessionId === "*" ? "/ws" : `/api/v1/sessions/${sessionId}/ws`;
   return `${base}${path}?ticket=${encodeURIComponent(ticket)}`;
@@ -78,7 +86,13 @@ export function sessionRoutes(deps: Deps) {
     .get(
       "/",
       auth,
-      validate("query", z.object({ status: statusList.optional(), limit: z.coerce.number().int().min(1).max(200).optional() })),
+      validate(
+        "query",
+        z.object({
+          status: statusList.optional(),
+          limit: z.coerce.number().int().min(1).max(200).optional(),
+        }),
+      ),
       async (c) => {
         const q = c.req.valid("query");
         const principal = c.get("principal");
@@ -93,7 +107,10 @@ export function sessionRoutes(deps: Deps) {
     .get(
       "/:id",
       auth,
-      validate("query", z.object({ wait: z.coerce.number().min(0).max(60).optional(), after: afterParam.optional() })),
+      validate(
+        "query",
+        z.object({ wait: z.coerce.number().min(0).max(60).optional(), after: afterParam.optional() }),
+      ),
       async (c) => {
         const { wait, after } = c.req.valid("query");
         const id = c.req.param("id");
@@ -118,7 +135,9 @@ export function sessionRoutes(deps: Deps) {
       const id = c.req.param("id");
       const view = await visibleSession(deps, c.get("principal"), id);
       const lastEventId = c.req.header("last-event-id");
-      const after = lastEventId && /^\d+$/.test(lastEventId) ? Number(lastEventId) : c.req.valid("query").after ?? 0;
+      const after = lastEventId && /^\d+$/.test(lastEventId)
+        ? Number(lastEventId)
+        : c.req.valid("query").after ?? 0;
       if (!(c.req.header("accept") ?? "").includes("text/event-stream")) {
         const events = await sessions().events(id, after);
         return c.json({ events, seq: view.seq, status: view.status });
@@ -139,9 +158,12 @@ export function sessionRoutes(deps: Deps) {
               data: JSON.stringify(eventMessage(event)),
             })
           );
-          if (isFinalEvent(event)) write(async () => end());
+          if (isFinalEvent(event)) write(() => Promise.resolve(end()));
         });
-        const heartbeat = setInterval(() => write(() => stream.write(": heartbeat\n\n")), SSE_HEARTBEAT_S * 1000);
+        const heartbeat = setInterval(
+          () => write(() => stream.write(": heartbeat\n\n")),
+          SSE_HEARTBEAT_S * 1000,
+        );
         stream.onAbort(() => end());
         try {
           await ended;
@@ -157,7 +179,10 @@ export function sessionRoutes(deps: Deps) {
       await visibleSession(deps, c.get("principal"), id);
       const png = await sessions().image(id);
       if (!png) throw new NotFoundError(`Session ${id} has no prompt image now`);
-      return c.body(png as Uint8Array<ArrayBuffer>, 200, { "content-type": "image/png", "cache-control": "no-store" });
+      return c.body(png as Uint8Array<ArrayBuffer>, 200, {
+        "content-type": "image/png",
+        "cache-control": "no-store",
+      });
     })
     .get("/:id/artifacts", auth, async (c) => {
       const id = c.req.param("id");

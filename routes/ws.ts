@@ -36,12 +36,15 @@ const MAX_MESSAGE_CHARS = 64 * 1024;
 function socketAuth(deps: Deps, scope: (c: Context) => string): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const ticket = c.req.query("ticket");
-    const principal = ticket
-      ? await redeemTicket(deps, ticket, scope(c))
-      : await authenticate(deps, { authorization: c.req.header("authorization"), apiKey: c.req.header("x-api-key") });
+    const principal = ticket ? await redeemTicket(deps, ticket, scope(c)) : await authenticate(deps, {
+      authorization: c.req.header("authorization"),
+      apiKey: c.req.header("x-api-key"),
+    });
     if (!principal) throw new UnauthorizedError("A valid ticket, API key or Bearer access token is required");
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      throw new AppError(426, "Upgrade Required", "This endpoint speaks WebSocket only", {}, { upgrade: "websocket" });
+      throw new AppError(426, "Upgrade Required", "This endpoint speaks WebSocket only", {}, {
+        upgrade: "websocket",
+      });
     }
     c.set("principal", principal);
     await next();
@@ -81,7 +84,12 @@ function socketEvents(
         // Nothing left to follow: say where it stands and hang up.
         const view = await sessions.get(attachTo.id);
         if (view.seq <= attachTo.after) {
-          send(ws, { type: "status", seq: view.seq, status: view.status, ...(view.error ? { error: view.error } : {}) });
+          send(ws, {
+            type: "status",
+            seq: view.seq,
+            status: view.status,
+            ...(view.error ? { error: view.error } : {}),
+          });
           ws.close(1000, "session ended");
           return;
         }
@@ -91,7 +99,10 @@ function socketEvents(
     async onMessage(evt, ws) {
       try {
         if (typeof evt.data !== "string" || evt.data.length > MAX_MESSAGE_CHARS) {
-          throw new ValidationError([{ field: "(message)", message: "must be a JSON text message up to 64 KiB" }]);
+          throw new ValidationError([{
+            field: "(message)",
+            message: "must be a JSON text message up to 64 KiB",
+          }]);
         }
         let raw: unknown;
         try {
@@ -112,7 +123,7 @@ function socketEvents(
           attach(ws, view.id, 0);
           return;
         }
-        if (!sessionId) throw new AppError(409, "Conflict", "Start a session first: {\"type\":\"start\",…}");
+        if (!sessionId) throw new AppError(409, "Conflict", 'Start a session first: {"type":"start",…}');
         if (msg.type === "input") await sessions.answer(sessionId, msg.prompt, msg.value);
         else await sessions.cancel(sessionId);
       } catch (err) {
@@ -153,7 +164,9 @@ export function wsRoutes(deps: Deps) {
       socketAuth(deps, (c) => c.req.param("id") ?? ""),
       async (c, next) => {
         const after = c.req.query("after") ?? "0";
-        if (!/^\d{1,10}$/.test(after)) throw new ValidationError([{ field: "after", message: "must be a sequence number" }]);
+        if (!/^\d{1,10}$/.test(after)) {
+          throw new ValidationError([{ field: "after", message: "must be a sequence number" }]);
+        }
         await visibleSession(deps, c.get("principal"), c.req.param("id")!);
         await next();
       },

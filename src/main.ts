@@ -10,6 +10,9 @@ import { EventBus } from "./events.ts";
 import { Resources } from "./lifecycle.ts";
 import { createLogger } from "./log.ts";
 import { smsFromConfig } from "./otp/sms.ts";
+// ---- automation
+import { createAutomation, markInterrupted } from "./automation/mod.ts";
+import { flows } from "./automation/flows/mod.ts";
 
 /** In development, a JWT secret is generated once and kept in DATA_DIR so sessions survive restarts. */
 async function resolveJwtSecret(config: Config): Promise<string> {
@@ -60,6 +63,18 @@ async function main() {
     jwt: new JwtKeys(config.JWT_SECRET!, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, clock }),
     sms: smsFromConfig(config),
   };
+  // ---- automation: sessions a previous run left active are failed (interrupted) before any new one starts;
+  // Chromium is launched on the first session. Closed after the HTTP server (registered before it).
+  await markInterrupted(deps);
+  deps.automation = resources.add(
+    "automation",
+    createAutomation(deps, {
+      flows,
+      portalUrl: config.PORTAL_BASE_URL ?? `http://127.0.0.1:${config.PORT}/demo`,
+    }),
+    (a) => a.close(),
+  );
+  // ---- end automation
   const app = createApp(deps);
 
   const server = Deno.serve({

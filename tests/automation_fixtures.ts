@@ -33,7 +33,14 @@ export function tinyPng(shade = 0): Uint8Array {
   }
   const zlib = [0x78, 0x01, 1, raw.length, 0, ~raw.length & 255, 0xff, ...raw, ...u32((b << 16) | a)];
   return new Uint8Array([
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a,
+    0x89,
+    0x50,
+    0x4e,
+    0x47,
+    0x0d,
+    0x0a,
+    0x1a,
+    0x0a,
     ...chunk("IHDR", [...u32(1), ...u32(1), 8, 0, 0, 0, 0]),
     ...chunk("IDAT", zlib),
     ...chunk("IEND", []),
@@ -113,7 +120,11 @@ export const formsFlow = defineFlow({
     const creds = await ctx.ask({
       kind: "credentials",
       message: "Log in",
-      fields: [{ name: "username", label: "User" }, { name: "password", label: "Password", type: "password" }],
+      fields: [{ name: "username", label: "User" }, {
+        name: "password",
+        label: "Password",
+        type: "password",
+      }],
     }) as Record<string, string>;
     const pick = await ctx.ask({
       kind: "choice",
@@ -200,11 +211,15 @@ export async function automationApp(
 }
 
 /** Polls `fn` every 20 ms until it returns a truthy value, or fails after `timeoutMs`. */
-export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<T> {
+export async function waitFor<T>(
+  fn: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<Exclude<T, false | null | undefined | "" | 0>> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
-    if (v) return v;
+    if (v) return v as Exclude<T, false | null | undefined | "" | 0>;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

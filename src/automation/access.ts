@@ -21,12 +21,20 @@ export function canSee(principal: Principal, owner: string): boolean {
 }
 
 /** Signs a ticket that lets its bearer open the socket of `sessionId` (or `/ws` for ANY_SESSION) for 60 s. */
-export function issueTicket(deps: Pick<Deps, "jwt">, principal: Principal, sessionId: string): Promise<string> {
-  return deps.jwt.sign({
-    sub: principal.kind === "admin" ? "admin" : principal.userId,
-    sid: principal.kind === "admin" ? "api-key" : principal.sessionId,
-    scope: sessionId,
-  }, TICKET_TTL_S, TICKET_AUDIENCE);
+export function issueTicket(
+  deps: Pick<Deps, "jwt">,
+  principal: Principal,
+  sessionId: string,
+): Promise<string> {
+  return deps.jwt.sign(
+    {
+      sub: principal.kind === "admin" ? "admin" : principal.userId,
+      sid: principal.kind === "admin" ? "api-key" : principal.sessionId,
+      scope: sessionId,
+    },
+    TICKET_TTL_S,
+    TICKET_AUDIENCE,
+  );
 }
 
 /** Verifies a ticket for `sessionId`; returns the principal it stands for, or null. */

@@ -122,7 +122,9 @@ export class BrowserPool implements AsyncDisposable {
     const lease = { context, generation, sessionId, owner };
     if (this.#closed || !browser.connected) {
       await context.close().catch(() => {});
-      throw new BrowserUnavailableError("Cannot start session: the browser went away while opening a context");
+      throw new BrowserUnavailableError(
+        "Cannot start session: the browser went away while opening a context",
+      );
     }
     this.#leases.set(context, lease);
     return lease;
@@ -136,7 +138,10 @@ export class BrowserPool implements AsyncDisposable {
       await lease.context.close();
     } catch (err) {
       if (this.isAlive(lease.generation)) {
-        this.#options.log.warn("closing a browser context failed", { session_id: lease.sessionId, error: err });
+        this.#options.log.warn("closing a browser context failed", {
+          session_id: lease.sessionId,
+          error: err,
+        });
       }
     }
   }

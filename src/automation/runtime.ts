@@ -73,8 +73,9 @@ export function promptView(id: string, spec: PromptSpec, now: Date, timeoutS: nu
 export function checkAnswer(prompt: Pick<PromptView, "kind" | "fields" | "options">, value: unknown): Answer {
   const errors: FieldError[] = [];
   const str = (v: unknown, field: string) => {
-    if (typeof v !== "string" || v.trim() === "") errors.push({ field, message: "must be a non-empty string" });
-    else if (v.length > MAX_ANSWER_CHARS) {
+    if (typeof v !== "string" || v.trim() === "") {
+      errors.push({ field, message: "must be a non-empty string" });
+    } else if (v.length > MAX_ANSWER_CHARS) {
       errors.push({ field, message: `must be at most ${MAX_ANSWER_CHARS} characters` });
     }
   };

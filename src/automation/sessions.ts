@@ -26,13 +26,20 @@ import {
   checkPromptSpec,
   createFlowContext,
   describeFailure,
-  promptView,
   type PromptView,
+  promptView,
 } from "./runtime.ts";
 import type { WebhookSender } from "./webhooks.ts";
 
 /** Where a session is in its life. */
-export type SessionStatus = "queued" | "running" | "waiting" | "succeeded" | "failed" | "cancelled" | "expired";
+export type SessionStatus =
+  | "queued"
+  | "running"
+  | "waiting"
+  | "succeeded"
+  | "failed"
+  | "cancelled"
+  | "expired";
 
 /** Statuses a session never leaves. */
 export const FINAL_STATUSES: readonly SessionStatus[] = ["succeeded", "failed", "cancelled", "expired"];
@@ -183,13 +190,16 @@ export class SessionService implements AsyncDisposable {
     this.#flows = new Map(options.flows.map((f) => [f.name, f]));
     this.#pool = options.pool;
     this.#webhooks = options.webhooks;
-    this.#hub = options.hub ?? new EventHub((err) => deps.log.error("session follower failed", { error: err }));
+    this.#hub = options.hub ??
+      new EventHub((err) => deps.log.error("session follower failed", { error: err }));
     this.#portalUrl = options.portalUrl;
     this.#imagePersistMs = options.imagePersistMs ?? 5000;
     this.#pageTimeoutMs = options.pageTimeoutMs ?? 30_000;
     this.#offCrash = this.#pool.onCrash((generation) => {
       for (const live of this.#live.values()) {
-        if (live.lease?.generation === generation) void this.#finish(live, "failed", { error: BROWSER_CRASHED });
+        if (live.lease?.generation === generation) {
+          void this.#finish(live, "failed", { error: BROWSER_CRASHED });
+        }
       }
     });
   }
@@ -204,7 +214,12 @@ export class SessionService implements AsyncDisposable {
   /** Sessions running now / waiting for a slot (this instance). */
   load(): { running: number; queued: number; max: number; maxQueue: number } {
     const { MAX_SESSIONS, MAX_QUEUE } = this.#deps.config;
-    return { running: this.#running.size, queued: this.#queue.length, max: MAX_SESSIONS, maxQueue: MAX_QUEUE };
+    return {
+      running: this.#running.size,
+      queued: this.#queue.length,
+      max: MAX_SESSIONS,
+      maxQueue: MAX_QUEUE,
+    };
   }
 
   /** The session `id` with its open prompt and image; 404 when it does not exist. */
@@ -213,7 +228,9 @@ export class SessionService implements AsyncDisposable {
   }
 
   /** Sessions, newest first, optionally only `owner`'s and only with `status`. */
-  async list(filter: { owner?: string; status?: SessionStatus[]; limit?: number } = {}): Promise<SessionView[]> {
+  async list(
+    filter: { owner?: string; status?: SessionStatus[]; limit?: number } = {},
+  ): Promise<SessionView[]> {
     const where = and(
       filter.owner ? eq(automationSessions.owner, filter.owner) : undefined,
       filter.status?.length ? inArray(automationSessions.status, filter.status) : undefined,
@@ -324,7 +341,12 @@ export class SessionService implements AsyncDisposable {
    * Waits up to `timeoutMs` for an event after `afterSeq` (returns at once when there is one, or the
    * session has ended) and returns the session then. For long-polling clients.
    */
-  async waitForEvent(id: string, afterSeq: number, timeoutMs: number, signal?: AbortSignal): Promise<SessionView> {
+  async waitForEvent(
+    id: string,
+    afterSeq: number,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<SessionView> {
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
     const off = this.#hub.subscribe(id, (event) => {
@@ -369,11 +391,16 @@ export class SessionService implements AsyncDisposable {
     const parsed = flow.input.safeParse(input ?? {});
     if (!parsed.success) {
       throw new ValidationError(
-        parsed.error.issues.map((i) => ({ field: ["input", ...i.path.map(String)].join("."), message: i.message })),
+        parsed.error.issues.map((i) => ({
+          field: ["input", ...i.path.map(String)].join("."),
+          message: i.message,
+        })),
         `The input does not fit the flow ${flow.name}`,
       );
     }
-    if (this.#closed) throw new ServiceUnavailableError("Cannot start session: the server is shutting down", 5);
+    if (this.#closed) {
+      throw new ServiceUnavailableError("Cannot start session: the server is shutting down", 5);
+    }
     const { MAX_SESSIONS, MAX_QUEUE, SESSION_MAX_S } = this.#deps.config;
     if (this.#running.size + this.#queue.length + this.#reserved >= MAX_SESSIONS + MAX_QUEUE) {
       throw new TooManyRequestsError(
@@ -609,7 +636,11 @@ export class SessionService implements AsyncDisposable {
       if (live.final) return;
       const failure = describeFailure(err, live.flow.name, this.#pool.isAlive(generation));
       if (!failure.expected) {
-        this.#deps.log.error("flow failed unexpectedly", { session_id: live.id, flow: live.flow.name, error: err });
+        this.#deps.log.error("flow failed unexpectedly", {
+          session_id: live.id,
+          flow: live.flow.name,
+          error: err,
+        });
       }
       await this.#finish(live, "failed", { error: failure.message, step: failure.step });
     }
@@ -639,7 +670,10 @@ export class SessionService implements AsyncDisposable {
       const events: NewEvent[] = [];
       if (status === "succeeded") events.push({ type: "result", data: { result: outcome.result ?? null } });
       if (outcome.error) {
-        events.push({ type: "error", data: { message: outcome.error, ...(outcome.step ? { step: outcome.step } : {}) } });
+        events.push({
+          type: "error",
+          data: { message: outcome.error, ...(outcome.step ? { step: outcome.step } : {}) },
+        });
       }
       events.push({ type: "status", data: { status, ...(outcome.error ? { error: outcome.error } : {}) } });
       try {
@@ -684,9 +718,13 @@ export class SessionService implements AsyncDisposable {
     const pct = Math.round(Math.min(100, Math.max(0, percentage)));
     let data: Record<string, unknown> = { percentage: pct };
     if (key !== undefined) {
-      if (typeof key !== "string" || !key || key.length > 100) throw new TypeError("progress key must be 1–100 characters");
+      if (typeof key !== "string" || !key || key.length > 100) {
+        throw new TypeError("progress key must be 1–100 characters");
+      }
       const v = toJson(value ?? null);
-      if (JSON.stringify(v).length > MAX_PROGRESS_VALUE_CHARS) throw new TypeError(`progress value ${key} is too large`);
+      if (JSON.stringify(v).length > MAX_PROGRESS_VALUE_CHARS) {
+        throw new TypeError(`progress value ${key} is too large`);
+      }
       live.data = { ...live.data, [key]: v };
       data = { percentage: pct, key, value: v };
     }
@@ -770,16 +808,22 @@ export class SessionService implements AsyncDisposable {
     const view = open.view;
     return this.#serial(live, async () => {
       await this.#deps.db.update(automationSessions).set({ promptImage: image, prompt: view })
-        .where(and(eq(automationSessions.id, live.id), sql`${automationSessions.prompt}->>'id' = ${view.id}`));
+        .where(
+          and(eq(automationSessions.id, live.id), sql`${automationSessions.prompt}->>'id' = ${view.id}`),
+        );
     });
   }
 
   async #saveArtifact(live: Live, name: string, bytes: Uint8Array, contentType: string): Promise<void> {
     this.#assertActive(live);
     if (!ARTIFACT_NAME.test(name)) {
-      throw new TypeError(`Artifact name "${name}" must be 1–100 letters, digits, dots, dashes or underscores`);
+      throw new TypeError(
+        `Artifact name "${name}" must be 1–100 letters, digits, dots, dashes or underscores`,
+      );
     }
-    if (!CONTENT_TYPE.test(contentType)) throw new TypeError(`Invalid artifact content type "${contentType}"`);
+    if (!CONTENT_TYPE.test(contentType)) {
+      throw new TypeError(`Invalid artifact content type "${contentType}"`);
+    }
     if (!(bytes instanceof Uint8Array)) throw new TypeError("An artifact needs bytes");
     if (bytes.length > MAX_ARTIFACT_BYTES) {
       throw new TypeError(`Artifact ${name} is larger than ${MAX_ARTIFACT_BYTES} bytes`);
@@ -818,7 +862,13 @@ export class SessionService implements AsyncDisposable {
     return this.#serial(live, async () => {
       const now = this.#deps.clock.now();
       const seq0 = live.seq;
-      const rows = events.map((e, i) => ({ sessionId: live.id, seq: seq0 + i + 1, type: e.type, data: e.data, at: now }));
+      const rows = events.map((e, i) => ({
+        sessionId: live.id,
+        seq: seq0 + i + 1,
+        type: e.type,
+        data: e.data,
+        at: now,
+      }));
       await this.#deps.db.transaction(async (tx) => {
         if (extra) await extra(tx);
         if (rows.length) await tx.insert(automationEvents).values(rows);
@@ -910,9 +960,14 @@ export async function endSessionsInDb(
     ? sql`and id in (${sql.join(options.ids.map((id) => sql`${id}::uuid`), sql`, `)})`
     : sql``;
   const at = sql`${now.toISOString()}::timestamptz`;
-  const statusEvent = JSON.stringify({ status: options.status, ...(options.error ? { error: options.error } : {}) });
+  const statusEvent = JSON.stringify({
+    status: options.status,
+    ...(options.error ? { error: options.error } : {}),
+  });
   const errorEvents = options.error
-    ? sql`union all select id, seq - 1, 'error', ${JSON.stringify({ message: options.error })}::jsonb, ${at} from ended`
+    ? sql`union all select id, seq - 1, 'error', ${
+      JSON.stringify({ message: options.error })
+    }::jsonb, ${at} from ended`
     : sql``;
   const result = await deps.db.execute(sql`
     with ended as (
@@ -933,7 +988,9 @@ export async function endSessionsInDb(
 }
 
 /** Marks sessions left active by a previous run of the server as failed (interrupted); main.ts calls it at start. */
-export async function markInterrupted(deps: Pick<AutomationDeps, "db" | "clock" | "log" | "events">): Promise<number> {
+export async function markInterrupted(
+  deps: Pick<AutomationDeps, "db" | "clock" | "log" | "events">,
+): Promise<number> {
   const ids = await endSessionsInDb(deps, { status: "failed", error: INTERRUPTED });
   for (const id of ids) {
     deps.events.emit("session.finished", { session_id: id, status: "failed", error: INTERRUPTED });

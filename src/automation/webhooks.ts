@@ -62,7 +62,13 @@ export class WebhookSender implements AsyncDisposable {
     this.#inflight.add(abort);
     const timer = setTimeout(() => abort.abort(), this.#options.timeoutMs ?? 5000);
     try {
-      const res = await fetch(url, { method: "POST", headers, body, redirect: "manual", signal: abort.signal });
+      const res = await fetch(url, {
+        method: "POST",
+        headers,
+        body,
+        redirect: "manual",
+        signal: abort.signal,
+      });
       await res.body?.cancel();
       if (res.status < 200 || res.status > 299) {
         log.warn("webhook refused", { type, host: hostOf(url), status: res.status });
