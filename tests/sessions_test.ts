@@ -10,7 +10,9 @@ import { eq } from "drizzle-orm";
 import { automationEvents, automationSessions } from "../db/schema.ts";
 import { signWebhook } from "../src/automation/webhooks.ts";
 import { markInterrupted } from "../src/automation/mod.ts";
+import { BrowserPool } from "../src/automation/pool.ts";
 import { BROWSER_CRASHED } from "../src/automation/runtime.ts";
+import { createLogger } from "../src/log.ts";
 import { INTERRUPTED } from "../src/automation/sessions.ts";
 import { problem, testApp } from "./helpers.ts";
 import { ADMIN, automationApp, startPortal, testPool, tinyPng, waitFor } from "./automation_fixtures.ts";
@@ -728,6 +730,8 @@ Deno.test("automation sessions with real Chromium", async (t) => {
           return new Response(null, { status: 204 });
         });
         await using a = await automationApp(pool, portal.url, { WEBHOOK_SECRET: secret });
+        const domain: string[] = [];
+        a.deps.events.on("session.", (e) => void domain.push(e.type));
         const res = await a.json("POST", "/api/v1/sessions", {
           flow: "test-ask-code",
           input: { name: "Hook" },
@@ -765,6 +769,36 @@ Deno.test("automation sessions with real Chromium", async (t) => {
         assert.ok(!received.some((r) => r.body.includes("1234")), "the answer is not sent");
       },
     );
+
+    await spec("extend() pushes back the session and prompt deadlines", async () => {
+      await using a = await automationApp(pool, portal.url, { SESSION_PROMPT_TIMEOUT_S: "240" });
+      const { id } = await a.automation.sessions.start("admin", "test-ask-code", { name: "Ext" });
+      await waitFor(async () => (await a.automation.sessions.get(id)).prompt, "the prompt");
+      const extended = await a.automation.sessions.extend(id, 100);
+      assert.equal(Date.parse(extended.expires_at), a.clock.now().getTime() + 1000_000);
+      a.clock.advance(300_000);
+      await a.automation.reaper.tick();
+      assert.equal((await a.automation.sessions.get(id)).status, "waiting");
+      a.clock.advance(41_000);
+      await waitFor(async () => (await a.automation.sessions.get(id)).status === "expired", "expiry");
+      const log = await a.automation.sessions.events(id);
+      assert.ok(log.some((e) => e.type === "extended"));
+    });
+
+    await spec("a missing Chromium fails the session with a message saying what to set", async () => {
+      await using broken = new BrowserPool({
+        executablePath: "/nonexistent/chrome",
+        log: createLogger("silent"),
+      });
+      await using a = await automationApp(broken, portal.url);
+      const { id } = await a.automation.sessions.start("admin", "test-quick", { n: 1 });
+      const s = await waitFor(async () => {
+        const v = await a.automation.sessions.get(id);
+        return v.finished_at ? v : null;
+      }, "the failure");
+      assert.equal(s.status, "failed");
+      assert.equal(s.error, "Cannot start the browser: CHROME_PATH /nonexistent/chrome does not exist");
+    });
 
     await spec("after 200 sessions the browser holds no context but its default one", async () => {
       await using a = await automationApp(pool, portal.url, { MAX_SESSIONS: "8", MAX_QUEUE: "200" });
