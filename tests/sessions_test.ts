@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { eq } from "drizzle-orm";
+import puppeteer from "puppeteer-core";
 import { automationEvents, automationSessions } from "../db/schema.ts";
 import { signWebhook } from "../src/automation/webhooks.ts";
 import { markInterrupted } from "../src/automation/mod.ts";
@@ -799,6 +800,41 @@ Deno.test("automation sessions with real Chromium", async (t) => {
       assert.equal(s.status, "failed");
       assert.equal(s.error, "Cannot start the browser: CHROME_PATH /nonexistent/chrome does not exist");
     });
+
+    await spec(
+      "BROWSER_WS_ENDPOINT: sessions run in a remote browser, which the pool leaves running",
+      async () => {
+        const remote = await puppeteer.launch({
+          executablePath: "/usr/bin/chromium",
+          headless: true,
+          args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+          handleSIGINT: false,
+          handleSIGTERM: false,
+          handleSIGHUP: false,
+        });
+        try {
+          const remotePool = new BrowserPool({
+            wsEndpoint: remote.wsEndpoint(),
+            log: createLogger("silent"),
+          });
+          {
+            await using a = await automationApp(remotePool, portal.url);
+            const { id } = await a.automation.sessions.start("admin", "test-quick", { n: 7 });
+            const s = await waitFor(async () => {
+              const v = await a.automation.sessions.get(id);
+              return v.finished_at ? v : null;
+            }, "the remote session");
+            assert.equal(s.status, "succeeded", s.error ?? "");
+            assert.deepEqual(s.result, { n: 7, two: 2 });
+          }
+          await remotePool.close();
+          assert.ok(remote.connected, "closing the pool does not close a remote browser");
+          assert.equal(remote.browserContexts().length, 1);
+        } finally {
+          await remote.close();
+        }
+      },
+    );
 
     await spec("after 200 sessions the browser holds no context but its default one", async () => {
       await using a = await automationApp(pool, portal.url, { MAX_SESSIONS: "8", MAX_QUEUE: "200" });
