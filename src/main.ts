@@ -64,7 +64,7 @@ async function main() {
     sms: smsFromConfig(config),
   };
   // ---- automation: sessions a previous run left active are failed (interrupted) before any new one starts;
-  // Chromium is launched on the first session. Closed after the HTTP server (registered before it).
+  // Chromium is launched on the first session. The pool is closed after the HTTP server (registered before it).
   await markInterrupted(deps);
   deps.automation = resources.add(
     "automation",
@@ -82,6 +82,10 @@ async function main() {
     onListen: ({ hostname, port }) => log.info("listening", { url: `http://${hostname}:${port}` }),
   }, app.fetch);
   resources.add("http server", server, (s) => s.shutdown());
+  // ---- automation: end the sessions before the server drains, so their SSE streams, long-polls and
+  // sockets get the final event and finish instead of holding the shutdown open.
+  resources.add("automation sessions", deps.automation, (a) => a.sessions.close());
+  // ---- end automation
 
   let stopping = false;
   const stop = async (signal: string) => {
