@@ -17,7 +17,7 @@ import { authenticate, requireAuth } from "../src/auth/middleware.ts";
 import type { Principal } from "../src/auth/middleware.ts";
 import { ANY_SESSION, ownerOf, redeemTicket, TICKET_TTL_S } from "../src/automation/access.ts";
 import { requireAutomation } from "../src/automation/mod.ts";
-import { FINAL_STATUSES } from "../src/automation/sessions.ts";
+import { FINAL_STATUSES, type SessionView } from "../src/automation/sessions.ts";
 import type { Deps } from "../src/deps.ts";
 import { AppError, toProblem, UnauthorizedError, ValidationError } from "../src/errors.ts";
 import type { AppEnv } from "../src/http.ts";
@@ -55,7 +55,7 @@ function socketAuth(deps: Deps, scope: (c: Context) => string): MiddlewareHandle
 function socketEvents(
   deps: Deps,
   principal: Principal,
-  attachTo?: { id: string; after: number; final: boolean },
+  attachTo?: { id: string; after: number; view: SessionView },
 ): WSEvents {
   const sessions = requireAutomation(deps).sessions;
   let sessionId: string | undefined;
@@ -78,11 +78,11 @@ function socketEvents(
     });
   };
   return {
-    async onOpen(_evt, ws) {
+    onOpen(_evt, ws) {
       if (!attachTo) return;
-      if (attachTo.final) {
+      const view = attachTo.view;
+      if (FINAL_STATUSES.includes(view.status)) {
         // Nothing left to follow: say where it stands and hang up.
-        const view = await sessions.get(attachTo.id);
         if (view.seq <= attachTo.after) {
           send(ws, {
             type: "status",
@@ -176,7 +176,7 @@ export function wsRoutes(deps: Deps) {
         return socketEvents(deps, c.get("principal"), {
           id,
           after: Number(c.req.query("after") ?? "0"),
-          final: FINAL_STATUSES.includes(view.status),
+          view,
         });
       }),
     );

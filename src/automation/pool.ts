@@ -87,6 +87,9 @@ export class BrowserPool implements AsyncDisposable {
   readonly #crashListeners = new Set<CrashListener>();
   /** The temporary profile folder of each launched browser. */
   readonly #profiles = new WeakMap<Browser, string>();
+  readonly #profileDirs: string[] = [];
+  /** Profile removals after a crash, awaited by close(). */
+  readonly #cleanups = new Set<Promise<void>>();
 
   constructor(options: BrowserPoolOptions) {
     this.#options = options;
@@ -95,6 +98,11 @@ export class BrowserPool implements AsyncDisposable {
   /** The current browser, if one is running (tests kill it to simulate a crash). */
   get browser(): Browser | undefined {
     return this.#browser;
+  }
+
+  /** Every temporary profile folder this pool made (each is deleted when its browser goes away). */
+  get profileDirs(): readonly string[] {
+    return this.#profileDirs;
   }
 
   /** Number of contexts lent out and not yet closed. */
@@ -200,6 +208,7 @@ export class BrowserPool implements AsyncDisposable {
       const executablePath = await findChrome(this.#options.executablePath);
       // Our own profile folder, removed when the browser goes away (also after a crash).
       userDataDir = await Deno.makeTempDir({ prefix: "gatehouse-chrome-" });
+      this.#profileDirs.push(userDataDir);
       try {
         browser = await puppeteer.launch({
           executablePath,
@@ -242,7 +251,11 @@ export class BrowserPool implements AsyncDisposable {
     for (const [context, lease] of this.#leases) {
       if (lease.generation === generation) this.#leases.delete(context);
     }
-    if (userDataDir) void waitForExit(browser).then(() => removeDir(userDataDir));
+    if (userDataDir) {
+      const cleanup = waitForExit(browser).then(() => removeDir(userDataDir));
+      this.#cleanups.add(cleanup);
+      void cleanup.finally(() => this.#cleanups.delete(cleanup));
+    }
     if (this.#closed) return;
     const reason = this.#options.wsEndpoint
       ? "the remote browser disconnected"
@@ -280,9 +293,9 @@ export class BrowserPool implements AsyncDisposable {
     this.#closed = true;
     const browser = this.#browser ?? await this.#launching?.catch(() => undefined);
     this.#browser = undefined;
-    if (!browser) return;
-    await this.#shutdown(browser, this.#profiles.get(browser));
+    if (browser) await this.#shutdown(browser, this.#profiles.get(browser));
     this.#leases.clear();
+    await Promise.all(this.#cleanups);
   }
 
   [Symbol.asyncDispose](): Promise<void> {
