@@ -565,6 +565,11 @@ Deno.test("automation sessions with real Chromium", async (t) => {
         assert.equal(body.status, "cancelled");
         assert.equal(pool.openContexts, 0);
         assert.equal(pool.browser!.browserContexts().length, 1);
+        // The reaper closes contexts nobody owns (e.g. leaked by a failed open).
+        await pool.browser!.createBrowserContext();
+        assert.equal(pool.browser!.browserContexts().length, 2);
+        await a.automation.reaper.tick();
+        assert.equal(pool.browser!.browserContexts().length, 1);
         const again = await a.json("DELETE", `/api/v1/sessions/${id}`, undefined, ADMIN);
         assert.equal((await again.json()).status, "cancelled", "cancelling twice changes nothing");
         const answer = await a.json(

@@ -155,8 +155,8 @@ export class BrowserPool implements AsyncDisposable {
   }
 
   /**
-   * Closes the contexts of `owner` whose session `keep` rejects, and contexts the browser has that nobody
-   * borrowed (leaked by a failed open). Returns how many it closed.
+   * Closes the contexts of `owner` whose session `keep` rejects, and (in a browser we launched) contexts
+   * that nobody borrowed (leaked by a failed open). Returns how many it closed.
    */
   async sweep(owner: unknown, keep: (sessionId: string) => boolean): Promise<number> {
     let closed = 0;
@@ -167,7 +167,8 @@ export class BrowserPool implements AsyncDisposable {
       }
     }
     const browser = this.#browser;
-    if (browser?.connected) {
+    // A remote browser may serve other instances too: their contexts are not ours to close.
+    if (browser?.connected && !this.#options.wsEndpoint) {
       const fallback = browser.defaultBrowserContext();
       for (const context of browser.browserContexts()) {
         if (context === fallback || this.#leases.has(context)) continue;
