@@ -2,10 +2,12 @@
 import {
   bigint,
   boolean,
+  customType,
   index,
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -204,3 +206,63 @@ export const traccarUsers = pgTable("traccar_users", {
   traccarUserId: integer("traccar_user_id").notNull(),
   createdAt: ts("created_at").notNull(),
 });
+// ---------------------------------------------------------------- automation sessions
+// (imports of this section kept here so branches merge without touching the header)
+
+/** Binary columns (prompt images, artifacts): Uint8Array in, Uint8Array out, on PGlite and postgres.js. */
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
+  dataType: () => "bytea",
+  toDriver: (v) => v,
+  fromDriver: (v) => (v instanceof Uint8Array ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : v),
+});
+
+/** A human-in-the-loop browser automation session; the source of truth shared by every instance. */
+export const automationSessions = pgTable("automation_sessions", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  /** "admin" (API key) or "user:<uuid>"; legacy surfaces may use their own prefix. */
+  owner: text("owner").notNull(),
+  flow: text("flow").notNull(),
+  /** queued | running | waiting | succeeded | failed | cancelled | expired */
+  status: text("status").notNull(),
+  input: jsonb("input").notNull(),
+  webhookUrl: text("webhook_url"),
+  progress: integer("progress").notNull().default(0),
+  /** Data items reported with progress(percentage, key, value), merged by key. */
+  data: jsonb("data").notNull().default({}),
+  /** The open prompt (never an answer), or null. */
+  prompt: jsonb("prompt"),
+  /** The latest image of the open prompt (QR frames are written at most every few seconds). */
+  promptImage: bytea("prompt_image"),
+  result: jsonb("result"),
+  error: text("error"),
+  errorStep: text("error_step"),
+  /** Sequence number of the latest event in automation_events. */
+  seq: integer("seq").notNull().default(0),
+  createdAt: ts("created_at").notNull(),
+  startedAt: ts("started_at"),
+  updatedAt: ts("updated_at").notNull(),
+  finishedAt: ts("finished_at"),
+  expiresAt: ts("expires_at").notNull(),
+}, (t) => [
+  index("automation_sessions_owner_idx").on(t.owner, t.createdAt),
+  index("automation_sessions_status_idx").on(t.status),
+]);
+
+/** The ordered event log of a session: one row per event, numbered from 1 per session. */
+export const automationEvents = pgTable("automation_events", {
+  sessionId: uuid("session_id").notNull().references(() => automationSessions.id, { onDelete: "cascade" }),
+  seq: integer("seq").notNull(),
+  type: text("type").notNull(),
+  data: jsonb("data").notNull(),
+  at: ts("at").notNull(),
+}, (t) => [primaryKey({ name: "automation_events_pk", columns: [t.sessionId, t.seq] })]);
+
+/** Files a flow saved for its session (screenshots, PDFs), downloadable by the session's owner. */
+export const automationArtifacts = pgTable("automation_artifacts", {
+  sessionId: uuid("session_id").notNull().references(() => automationSessions.id, { onDelete: "cascade" }),
+  name: text("name").notNull(),
+  contentType: text("content_type").notNull(),
+  size: integer("size").notNull(),
+  bytes: bytea("bytes").notNull(),
+  createdAt: ts("created_at").notNull(),
+}, (t) => [primaryKey({ name: "automation_artifacts_pk", columns: [t.sessionId, t.name] })]);

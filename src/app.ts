@@ -12,6 +12,10 @@ import { demoPortal } from "./demo/mod.ts";
 import { firmwareRoutes } from "../routes/firmware.ts";
 import { fotaLegacyRoutes, fotaRoutes } from "../routes/fota.ts";
 // ---- end fota
+// ---- automation
+import { flowRoutes } from "../routes/flows.ts";
+import { sessionRoutes } from "../routes/sessions.ts";
+import { wsRoutes } from "../routes/ws.ts";
 import type { Deps } from "./deps.ts";
 import { NotFoundError, PayloadTooLargeError, problemResponse, toProblem } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
@@ -60,6 +64,10 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   // ---- end fota
   app.route("/api/v1/devices", devicesRoutes(deps));
   app.route("/", legacyUssdRoutes(deps)); // GET/POST /qussd.php of the trackers' firmware
+  // ---- automation
+  app.route("/", wsRoutes(deps));
+  app.route("/api/v1/flows", flowRoutes(deps));
+  app.route("/api/v1/sessions", sessionRoutes(deps));
 
   app.notFound((c) => {
     const { problem } = toProblem(

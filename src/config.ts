@@ -65,6 +65,24 @@ export const configSchema = z.object({
   SCHEDULER_INTERVAL_S: int(10, 1),
   DEVICE_EVENT_HISTORY: int(100, 1),
   // ---- end devices
+  // ---- automation (browser pool, sessions, webhooks)
+  CHROME_PATH: z.string().optional(),
+  BROWSER_WS_ENDPOINT: z.string().regex(/^wss?:\/\//, "must be a ws:// or wss:// URL").optional(),
+  MAX_SESSIONS: int(8, 1),
+  MAX_QUEUE: int(32),
+  SESSION_PROMPT_TIMEOUT_S: int(240, 1),
+  SESSION_MAX_S: int(900, 1),
+  PORTAL_BASE_URL: optionalUrl,
+  FLOW_SECRETS: z.string().default("{}").transform((s, ctx) => {
+    try {
+      return JSON.parse(s) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "FLOW_SECRETS must be a JSON object" });
+      return z.NEVER;
+    }
+  }).pipe(z.record(z.string(), z.record(z.string(), z.string()))),
+  WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, "must look like whsec_<base64>").optional(),
+  // ---- end automation
 }).superRefine((c, ctx) => {
   const need = (when: boolean, keys: (keyof typeof c)[]) => {
     for (const k of keys) {

@@ -7,6 +7,8 @@ import type { TraccarClient } from "./devices/traccar_client.ts";
 import type { EventBus } from "./events.ts";
 import type { Logger } from "./log.ts";
 import type { SmsSender } from "./otp/sms.ts";
+// ---- automation
+import type { Automation } from "./automation/mod.ts";
 
 /** The injected dependencies of the whole app. */
 export interface Deps {
@@ -21,4 +23,7 @@ export interface Deps {
   /** The Traccar server, when TRACCAR_URL is set; absent, devices work locally and commands answer 503. */
   traccar?: TraccarClient;
   // ---- end devices
+  // ---- automation
+  /** Browser automation sessions; the session routes answer 503 when absent. */
+  automation?: Automation;
 }

@@ -13,6 +13,9 @@ import { EventBus } from "./events.ts";
 import { Resources } from "./lifecycle.ts";
 import { createLogger } from "./log.ts";
 import { smsFromConfig } from "./otp/sms.ts";
+// ---- automation
+import { createAutomation, markInterrupted } from "./automation/mod.ts";
+import { flows } from "./automation/flows/mod.ts";
 
 /** In development, a JWT secret is generated once and kept in DATA_DIR so sessions survive restarts. */
 async function resolveJwtSecret(config: Config): Promise<string> {
@@ -64,6 +67,18 @@ async function main() {
     sms: smsFromConfig(config),
     traccar: traccarFromConfig(config), // devices
   };
+  // ---- automation: sessions a previous run left active are failed (interrupted) before any new one starts;
+  // Chromium is launched on the first session. The pool is closed after the HTTP server (registered before it).
+  await markInterrupted(deps);
+  deps.automation = resources.add(
+    "automation",
+    createAutomation(deps, {
+      flows,
+      portalUrl: config.PORTAL_BASE_URL ?? `http://127.0.0.1:${config.PORT}/demo`,
+    }),
+    (a) => a.close(),
+  );
+  // ---- end automation
   const app = createApp(deps);
 
   // ---- devices: the Traccar event listener and the command scheduler, closed before the database
@@ -81,6 +96,10 @@ async function main() {
     onListen: ({ hostname, port }) => log.info("listening", { url: `http://${hostname}:${port}` }),
   }, app.fetch);
   resources.add("http server", server, (s) => s.shutdown());
+  // ---- automation: end the sessions before the server drains, so their SSE streams, long-polls and
+  // sockets get the final event and finish instead of holding the shutdown open.
+  resources.add("automation sessions", deps.automation, (a) => a.sessions.close());
+  // ---- end automation
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -79,6 +79,8 @@ export interface Flow<S extends z.ZodType = z.ZodType> {
   title: string;
   description: string;
   input: S;
+  /** Input fields that are secrets (e.g. a password): kept in memory for the run, stored as "[redacted]". */
+  secretInput?: string[];
   /** Runs the flow; its return value is the session's result. Throw FlowError for an expected failure. */
   run(ctx: FlowContext<z.output<S>>): Promise<unknown>;
 }

@@ -35,6 +35,7 @@ export const apiAccess = defineFlow({
   description: "Logs in to the tax portal (a human reads the captcha) and enables API access; " +
     "returns the portal's confirmation message and reference number.",
   input,
+  secretInput: ["password"],
   async run(ctx) {
     const { page, signal } = ctx;
     const wait = { signal, step: "login" };

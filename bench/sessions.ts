@@ -1,0 +1,230 @@
+/**
+ * Session benchmark: `deno run -A bench/sessions.ts [--runs 15]`.
+ *
+ * 1. Time to first prompt: median time from `POST /api/v1/sessions` until a long-poll
+ *    (`GET /api/v1/sessions/:id?wait=…`) returns the prompt of a flow that opens a local page and asks a
+ *    code, over real HTTP. Baseline in the same run: the browser floor, puppeteer alone doing
+ *    createBrowserContext + newPage + goto of the same page. Reported as a ratio (engine / floor).
+ * 2. Memory per waiting session: RSS (and PSS) of all Chromium processes plus the Deno heap, with 1 and
+ *    with 8 sessions waiting at their prompt; per session = (mem(8) − mem(1)) / 7.
+ *
+ * Writes bench/results/sessions.json and prints a summary.
+ */
+import puppeteer from "puppeteer-core";
+import { z } from "zod";
+import { createDb } from "../db/client.ts";
+import { createApp } from "../src/app.ts";
+import { JwtKeys } from "../src/auth/jwt.ts";
+import { defineFlow, type Flow } from "../src/automation/flow.ts";
+import { createAutomation } from "../src/automation/mod.ts";
+import { CHROME_FLAGS, findChrome } from "../src/automation/pool.ts";
+import { systemClock } from "../src/clock.ts";
+import { loadConfig } from "../src/config.ts";
+import type { Deps } from "../src/deps.ts";
+import { EventBus } from "../src/events.ts";
+import { createLogger } from "../src/log.ts";
+import { smsFromConfig } from "../src/otp/sms.ts";
+
+const runs = Number(Deno.args[Deno.args.indexOf("--runs") + 1]) || 15;
+const N = 8;
+
+const page = `<!doctype html><title>Bench portal</title><form><input id="code"><button>Go</button></form>`;
+const portal = Deno.serve(
+  { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+  () => new Response(page, { headers: { "content-type": "text/html" } }),
+);
+const portalUrl = `http://127.0.0.1:${portal.addr.port}`;
+
+const askFlow = defineFlow({
+  name: "bench-ask",
+  title: "Bench",
+  description: "Opens a local page, then asks a code",
+  input: z.object({}),
+  async run(ctx) {
+    await ctx.page.goto(`${portalUrl}/login`);
+    return { code: await ctx.ask({ kind: "code", message: "Code?" }) };
+  },
+});
+
+const config = loadConfig({
+  ENV: "test",
+  JWT_SECRET: "bench-secret-bench-secret-bench-secret-0123",
+  API_KEYS: "bench-key",
+  LOG_LEVEL: "silent",
+  MAX_SESSIONS: String(N),
+});
+const database = await createDb({ url: "memory:" });
+const log = createLogger("silent");
+const base: Deps = {
+  config,
+  db: database.db,
+  clock: systemClock,
+  log,
+  events: new EventBus(),
+  jwt: new JwtKeys(config.JWT_SECRET!, {
+    issuer: "gatehouse",
+    audience: "gatehouse-api",
+    clock: systemClock,
+  }),
+  sms: smsFromConfig(config),
+};
+const automation = createAutomation(base, { flows: [askFlow as Flow], portalUrl });
+const deps: Deps = { ...base, automation };
+const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, createApp(deps).fetch);
+const api = `http://127.0.0.1:${server.addr.port}/api/v1`;
+const headers = { "x-api-key": "bench-key", "content-type": "application/json" };
+
+/** Starts a session over HTTP and long-polls until its prompt; returns its id and the elapsed ms. */
+async function startToPrompt(): Promise<{ id: string; ms: number }> {
+  const t0 = performance.now();
+  const res = await fetch(`${api}/sessions`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ flow: "bench-ask" }),
+  });
+  if (res.status !== 201) throw new Error(`POST /sessions: ${res.status} ${await res.text()}`);
+  let s = await res.json();
+  while (!s.prompt) {
+    const r = await fetch(`${api}/sessions/${s.id}?wait=30&after=${s.seq}`, { headers });
+    s = await r.json();
+    if (s.finished_at) throw new Error(`session ended: ${s.status} ${s.error}`);
+  }
+  return { id: s.id, ms: performance.now() - t0 };
+}
+
+async function cancel(id: string) {
+  await (await fetch(`${api}/sessions/${id}`, { method: "DELETE", headers })).body?.cancel();
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+// ---- 1. time to first prompt, interleaved with the baseline so both see the same machine state.
+// Baseline: puppeteer alone on its own browser with the same flags.
+const raw = await puppeteer.launch({
+  executablePath: await findChrome(config.CHROME_PATH),
+  headless: true,
+  args: CHROME_FLAGS.filter((f) => f !== "--headless=new"),
+  handleSIGINT: false,
+  handleSIGTERM: false,
+  handleSIGHUP: false,
+});
+async function floor(): Promise<number> {
+  const t0 = performance.now();
+  const ctx = await raw.createBrowserContext();
+  const p = await ctx.newPage();
+  await p.goto(`${portalUrl}/login`);
+  const ms = performance.now() - t0;
+  await ctx.close();
+  return ms;
+}
+// Warm-up (the first session launches the engine's browser): not counted.
+await cancel((await startToPrompt()).id);
+await floor();
+const engineMs: number[] = [];
+const floorMs: number[] = [];
+for (let i = 0; i < runs; i++) {
+  const { id, ms } = await startToPrompt();
+  engineMs.push(ms);
+  await cancel(id);
+  floorMs.push(await floor());
+}
+await raw.close();
+
+// ---- 2. memory per waiting session
+function chromiumPids(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(e.name)]);
+    } catch { /* exited */ }
+  }
+  const out: number[] = [];
+  const walk = (pid: number) => {
+    out.push(pid);
+    for (const c of children.get(pid) ?? []) walk(c);
+  };
+  walk(root);
+  return out;
+}
+function kb(file: string, key: string): number {
+  try {
+    const m = Deno.readTextFileSync(file).match(new RegExp(`^${key}:\\s+(\\d+) kB`, "m"));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+async function memory(): Promise<{ chromium_rss_mb: number; chromium_pss_mb: number; deno_heap_mb: number }> {
+  await new Promise((r) => setTimeout(r, 1500)); // let renderers settle
+  // deno-lint-ignore no-explicit-any
+  (globalThis as any).gc?.();
+  const pids = chromiumPids(automation.pool.browser!.process()!.pid!);
+  const rss = pids.reduce((s, p) => s + kb(`/proc/${p}/status`, "VmRSS"), 0);
+  const pss = pids.reduce((s, p) => s + kb(`/proc/${p}/smaps_rollup`, "Pss"), 0);
+  return {
+    chromium_rss_mb: rss / 1024,
+    chromium_pss_mb: pss / 1024,
+    deno_heap_mb: Deno.memoryUsage().heapUsed / 2 ** 20,
+  };
+}
+const waiting: string[] = [(await startToPrompt()).id];
+const mem1 = await memory();
+while (waiting.length < N) waiting.push((await startToPrompt()).id);
+const memN = await memory();
+for (const id of waiting) await cancel(id);
+
+const total = (m: typeof mem1, k: "chromium_rss_mb" | "chromium_pss_mb") => m[k] + m.deno_heap_mb;
+const result = {
+  command: "npx -y deno@2 run -A --v8-flags=--expose-gc bench/sessions.ts",
+  date: new Date().toISOString(),
+  machine: { cores: navigator.hardwareConcurrency, chromium: await automation.pool.browser!.version() },
+  runs,
+  time_to_first_prompt: {
+    engine_median_ms: round(median(engineMs)),
+    browser_floor_median_ms: round(median(floorMs)),
+    ratio: round(median(engineMs) / median(floorMs), 2),
+    engine_ms: engineMs.map((x) => round(x)),
+    floor_ms: floorMs.map((x) => round(x)),
+  },
+  memory: {
+    n: N,
+    with_1: objRound(mem1),
+    [`with_${N}`]: objRound(memN),
+    per_waiting_session_rss_mb: round(
+      (total(memN, "chromium_rss_mb") - total(mem1, "chromium_rss_mb")) / (N - 1),
+    ),
+    per_waiting_session_pss_mb: round(
+      (total(memN, "chromium_pss_mb") - total(mem1, "chromium_pss_mb")) / (N - 1),
+    ),
+  },
+};
+function objRound(o: Record<string, number>) {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v)]));
+}
+
+await server.shutdown();
+await automation.close();
+await database.close();
+await portal.shutdown();
+
+await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
+await Deno.writeTextFile(
+  new URL("./results/sessions.json", import.meta.url),
+  JSON.stringify(result, null, 2) + "\n",
+);
+const t = result.time_to_first_prompt;
+console.log(
+  `time to first prompt: median ${t.engine_median_ms} ms (browser floor ${t.browser_floor_median_ms} ms, ` +
+    `ratio ${t.ratio}) over ${runs} runs`,
+);
+console.log(
+  `memory per waiting session: ${result.memory.per_waiting_session_rss_mb} MB RSS ` +
+    `(${result.memory.per_waiting_session_pss_mb} MB PSS), Chromium + Deno heap, N=1 vs N=${N}`,
+);

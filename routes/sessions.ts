@@ -1,0 +1,201 @@
+/**
+ * Automation sessions over REST: start, read (with long-poll), answer prompts, cancel, the event log
+ * (JSON or SSE), the prompt image and artifacts. The WebSocket surface is in routes/ws.ts.
+ */
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import { z } from "zod";
+import { requireAuth } from "../src/auth/middleware.ts";
+import type { Principal } from "../src/auth/middleware.ts";
+import { canSee, issueTicket, ownerOf } from "../src/automation/access.ts";
+import type { SessionEvent } from "../src/automation/hub.ts";
+import { requireAutomation } from "../src/automation/mod.ts";
+import {
+  FINAL_STATUSES,
+  SESSION_STATUSES,
+  type SessionStatus,
+  type SessionView,
+} from "../src/automation/sessions.ts";
+import type { Deps } from "../src/deps.ts";
+import { NotFoundError } from "../src/errors.ts";
+import { type AppEnv, validate } from "../src/http.ts";
+
+/** The body of POST /api/v1/sessions. */
+export const startBody = z.object({
+  flow: z.string().min(1).max(100),
+  input: z.unknown().optional(),
+  webhook_url: z.url({ protocol: /^https?$/ }).max(2000).optional(),
+});
+
+/** The body of POST /api/v1/sessions/:id/input (the value's shape is checked against the prompt). */
+export const answerBody = z.object({
+  prompt: z.string().min(1).max(100),
+  value: z.union([z.string().max(1000), z.record(z.string(), z.unknown())]),
+});
+
+const afterParam = z.coerce.number().int().min(0).max(2 ** 31 - 1);
+const statusList = z.string().max(200).transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
+  .pipe(z.array(z.enum(SESSION_STATUSES)));
+
+/** Seconds between SSE heartbeat comments. */
+export const SSE_HEARTBEAT_S = 15;
+
+/** The session `id` if `principal` may see it; 404 otherwise (others' sessions do not exist for you). */
+export async function visibleSession(deps: Deps, principal: Principal, id: string): Promise<SessionView> {
+  const view = await requireAutomation(deps).sessions.get(id);
+  if (!canSee(principal, view.owner)) throw new NotFoundError(`No session ${id}`);
+  return view;
+}
+
+/** The socket URL of a session (or of /ws), with a fresh 60 s ticket. */
+export async function socketUrl(deps: Deps, c: Context, principal: Principal, sessionId: string | "*") {
+  const base = (deps.config.PUBLIC_URL ?? new URL(c.req.url).origin).replace(/\/+$/, "").replace(
+    /^http/,
+    "ws",
+  );
+  const ticket = await issueTicket(deps, principal, sessionId);
+  const path = sessionId === "*" ? "/ws" : `/api/v1/sessions/${sessionId}/ws`;
+  return `${base}${path}?ticket=${encodeURIComponent(ticket)}`;
+}
+
+/** A stored or live event as a client message: `{type, seq, at, ...data}`. */
+export function eventMessage(event: SessionEvent): Record<string, unknown> {
+  return { ...event.data, type: event.type, seq: event.seq, at: event.at };
+}
+
+/** True for the event that ends a session's stream. */
+export function isFinalEvent(event: SessionEvent): boolean {
+  return event.type === "status" && FINAL_STATUSES.includes(event.data.status as SessionStatus);
+}
+
+/** Session routes, mounted at /api/v1/sessions. */
+export function sessionRoutes(deps: Deps) {
+  const auth = requireAuth(deps);
+  const sessions = () => requireAutomation(deps).sessions;
+  return new Hono<AppEnv>()
+    .post("/", auth, validate("json", startBody), async (c) => {
+      const body = c.req.valid("json");
+      const principal = c.get("principal");
+      const view = await sessions().start(ownerOf(principal), body.flow, body.input ?? {}, {
+        webhookUrl: body.webhook_url,
+      });
+      c.header("location", `/api/v1/sessions/${view.id}`);
+      return c.json({ ...view, ws_url: await socketUrl(deps, c, principal, view.id) }, 201);
+    })
+    .get(
+      "/",
+      auth,
+      validate(
+        "query",
+        z.object({
+          status: statusList.optional(),
+          limit: z.coerce.number().int().min(1).max(200).optional(),
+        }),
+      ),
+      async (c) => {
+        const q = c.req.valid("query");
+        const principal = c.get("principal");
+        const list = await sessions().list({
+          owner: principal.kind === "admin" ? undefined : ownerOf(principal),
+          status: q.status,
+          limit: q.limit,
+        });
+        return c.json({ sessions: list });
+      },
+    )
+    .get(
+      "/:id",
+      auth,
+      validate(
+        "query",
+        z.object({ wait: z.coerce.number().min(0).max(60).optional(), after: afterParam.optional() }),
+      ),
+      async (c) => {
+        const { wait, after } = c.req.valid("query");
+        const id = c.req.param("id");
+        let view = await visibleSession(deps, c.get("principal"), id);
+        if (wait) view = await sessions().waitForEvent(id, after ?? view.seq, wait * 1000, c.req.raw.signal);
+        return c.json(view);
+      },
+    )
+    .post("/:id/input", auth, validate("json", answerBody), async (c) => {
+      const id = c.req.param("id");
+      await visibleSession(deps, c.get("principal"), id);
+      const body = c.req.valid("json");
+      await sessions().answer(id, body.prompt, body.value);
+      return c.json({ status: "accepted", prompt: body.prompt }, 202);
+    })
+    .delete("/:id", auth, async (c) => {
+      const id = c.req.param("id");
+      await visibleSession(deps, c.get("principal"), id);
+      return c.json(await sessions().cancel(id));
+    })
+    .get("/:id/events", auth, validate("query", z.object({ after: afterParam.optional() })), async (c) => {
+      const id = c.req.param("id");
+      const view = await visibleSession(deps, c.get("principal"), id);
+      const lastEventId = c.req.header("last-event-id");
+      const after = lastEventId && /^\d+$/.test(lastEventId)
+        ? Number(lastEventId)
+        : c.req.valid("query").after ?? 0;
+      if (!(c.req.header("accept") ?? "").includes("text/event-stream")) {
+        const events = await sessions().events(id, after);
+        return c.json({ events, seq: view.seq, status: view.status });
+      }
+      return streamSSE(c, async (stream) => {
+        if (FINAL_STATUSES.includes(view.status) && view.seq <= after) return;
+        let end!: () => void;
+        const ended = new Promise<void>((resolve) => (end = resolve));
+        let writing = Promise.resolve();
+        const write = (fn: () => Promise<unknown>) => {
+          writing = writing.then(fn).then(() => {}, () => end());
+        };
+        const off = sessions().subscribe(id, after, (event) => {
+          write(() =>
+            stream.writeSSE({
+              id: event.ephemeral ? undefined : String(event.seq),
+              event: event.type,
+              data: JSON.stringify(eventMessage(event)),
+            })
+          );
+          if (isFinalEvent(event)) write(() => Promise.resolve(end()));
+        });
+        const heartbeat = setInterval(
+          () => write(() => stream.write(": heartbeat\n\n")),
+          SSE_HEARTBEAT_S * 1000,
+        );
+        stream.onAbort(() => end());
+        try {
+          await ended;
+        } finally {
+          off();
+          clearInterval(heartbeat);
+          await writing;
+        }
+      });
+    })
+    .get("/:id/image", auth, async (c) => {
+      const id = c.req.param("id");
+      await visibleSession(deps, c.get("principal"), id);
+      const png = await sessions().image(id);
+      if (!png) throw new NotFoundError(`Session ${id} has no prompt image now`);
+      return c.body(png as Uint8Array<ArrayBuffer>, 200, {
+        "content-type": "image/png",
+        "cache-control": "no-store",
+      });
+    })
+    .get("/:id/artifacts", auth, async (c) => {
+      const id = c.req.param("id");
+      await visibleSession(deps, c.get("principal"), id);
+      return c.json({ artifacts: await sessions().artifacts(id) });
+    })
+    .get("/:id/artifacts/:name", auth, async (c) => {
+      const id = c.req.param("id");
+      await visibleSession(deps, c.get("principal"), id);
+      const { bytes, contentType } = await sessions().artifact(id, c.req.param("name"));
+      return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
+        "content-type": contentType,
+        "content-disposition": `attachment; filename="${c.req.param("name")}"`,
+      });
+    });
+}

@@ -1,0 +1,54 @@
+/** Who owns a session, who may see it, and short-lived WebSocket tickets for browsers that cannot send headers. */
+import type { Principal } from "../auth/middleware.ts";
+import { isSessionActive } from "../auth/sessions.ts";
+import type { Deps } from "../deps.ts";
+
+/** JWT audience of WebSocket tickets, so a ticket is never accepted as an access token (or the reverse). */
+export const TICKET_AUDIENCE = "gatehouse-ws";
+/** How long a ticket works. */
+export const TICKET_TTL_S = 60;
+/** The ticket scope that allows `GET /ws` (start a session) rather than one session's socket. */
+export const ANY_SESSION = "*";
+
+/** The owner string stored on sessions a principal starts: "admin" for API keys, "user:<id>" for users. */
+export function ownerOf(principal: Principal): string {
+  return principal.kind === "admin" ? "admin" : `user:${principal.userId}`;
+}
+
+/** Admins see every session; a user sees the sessions they own. */
+export function canSee(principal: Principal, owner: string): boolean {
+  return principal.kind === "admin" || owner === ownerOf(principal);
+}
+
+/** Signs a ticket that lets its bearer open the socket of `sessionId` (or `/ws` for ANY_SESSION) for 60 s. */
+export function issueTicket(
+  deps: Pick<Deps, "jwt">,
+  principal: Principal,
+  sessionId: string,
+): Promise<string> {
+  return deps.jwt.sign(
+    {
+      sub: principal.kind === "admin" ? "admin" : principal.userId,
+      sid: principal.kind === "admin" ? "api-key" : principal.sessionId,
+      scope: sessionId,
+    },
+    TICKET_TTL_S,
+    TICKET_AUDIENCE,
+  );
+}
+
+/** Verifies a ticket for `sessionId`; returns the principal it stands for, or null. */
+export async function redeemTicket(
+  deps: Pick<Deps, "jwt" | "db">,
+  ticket: string,
+  sessionId: string,
+): Promise<Principal | null> {
+  const claims = await deps.jwt.verify(ticket, TICKET_AUDIENCE) as
+    | (Awaited<ReturnType<Deps["jwt"]["verify"]>> & { scope?: unknown })
+    | null;
+  if (!claims || claims.scope !== sessionId) return null;
+  if (claims.sub === "admin" && claims.sid === "api-key") return { kind: "admin" };
+  // A user's ticket dies with their login.
+  if (!(await isSessionActive(deps, claims.sid))) return null;
+  return { kind: "user", userId: claims.sub, sessionId: claims.sid };
+}

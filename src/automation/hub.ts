@@ -1,0 +1,58 @@
+/** The in-process fan-out of session events to live followers (sockets, SSE, long-polls). */
+
+/** One event of a session, as stored in automation_events (or an ephemeral image frame). */
+export interface SessionEvent {
+  /** The event's sequence number; an ephemeral event carries the seq of the latest stored event. */
+  seq: number;
+  type: string;
+  data: Record<string, unknown>;
+  /** ISO timestamp. */
+  at: string;
+  /** True for events that are not in the stored log (QR image frames): followers get them only live. */
+  ephemeral?: boolean;
+}
+
+/** A follower of one session. */
+export type SessionListener = (event: SessionEvent) => void;
+
+/**
+ * Per-session listener sets. Process memory only: a follower on another instance will be fed through
+ * Postgres LISTEN/NOTIFY later (the publish call is the one place to hang that on).
+ */
+export class EventHub {
+  readonly #subs = new Map<string, Set<SessionListener>>();
+  readonly #onError: (err: unknown) => void;
+
+  constructor(onError: (err: unknown) => void = () => {}) {
+    this.#onError = onError;
+  }
+
+  /** Follows `sessionId`; returns the unsubscribe function. */
+  subscribe(sessionId: string, listener: SessionListener): () => void {
+    let set = this.#subs.get(sessionId);
+    if (!set) this.#subs.set(sessionId, set = new Set());
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.#subs.get(sessionId) === set) this.#subs.delete(sessionId);
+    };
+  }
+
+  /** Delivers `event` to the followers of `sessionId`; a failing follower never breaks the others. */
+  publish(sessionId: string, event: SessionEvent): void {
+    const set = this.#subs.get(sessionId);
+    if (!set) return;
+    for (const listener of [...set]) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.#onError(err);
+      }
+    }
+  }
+
+  /** How many followers `sessionId` has (for tests and metrics). */
+  followers(sessionId: string): number {
+    return this.#subs.get(sessionId)?.size ?? 0;
+  }
+}

@@ -1,0 +1,78 @@
+/** The automation service as the app sees it: flows, the browser pool, sessions, reaper and webhooks. */
+import { ServiceUnavailableError } from "../errors.ts";
+import type { Flow } from "./flow.ts";
+import { EventHub } from "./hub.ts";
+import { BrowserPool } from "./pool.ts";
+import { Reaper } from "./reaper.ts";
+import { type AutomationDeps, SessionService } from "./sessions.ts";
+import { WebhookSender } from "./webhooks.ts";
+
+export { markInterrupted } from "./sessions.ts";
+
+/** Everything the session routes (and the legacy surfaces) use; `Deps.automation`. */
+export interface Automation extends AsyncDisposable {
+  sessions: SessionService;
+  pool: BrowserPool;
+  reaper: Reaper;
+  webhooks: WebhookSender;
+  /** Ends the sessions, stops the reaper, flushes webhooks and closes the pool (if it owns it). */
+  close(): Promise<void>;
+}
+
+/** How createAutomation is put together; everything but `flows` has a default from config. */
+export interface AutomationOptions {
+  flows: readonly Flow[];
+  /** A pool to share (tests share one per file); otherwise one is made from config and owned. */
+  pool?: BrowserPool;
+  /** Base URL of the portals; PORTAL_BASE_URL, else main.ts's default `http://127.0.0.1:PORT/demo`. */
+  portalUrl?: string;
+  /** How often the reaper runs (ms). */
+  reapIntervalMs?: number;
+  /** How often a QR frame is written to the session row (ms). */
+  imagePersistMs?: number;
+  /** Webhook delivery timeout (ms). */
+  webhookTimeoutMs?: number;
+}
+
+/** Builds the automation service; nothing is launched until the first session starts. */
+export function createAutomation(deps: AutomationDeps, options: AutomationOptions): Automation {
+  const { config, log, clock } = deps;
+  const ownPool = !options.pool;
+  const pool = options.pool ?? new BrowserPool({
+    executablePath: config.CHROME_PATH,
+    wsEndpoint: config.BROWSER_WS_ENDPOINT,
+    log,
+  });
+  const webhooks = new WebhookSender({
+    secret: config.WEBHOOK_SECRET,
+    clock,
+    log,
+    timeoutMs: options.webhookTimeoutMs,
+  });
+  const sessions = new SessionService(deps, {
+    flows: options.flows,
+    pool,
+    webhooks,
+    hub: new EventHub((err) => log.error("session follower failed", { error: err })),
+    portalUrl: options.portalUrl ?? config.PORTAL_BASE_URL ?? `http://127.0.0.1:${config.PORT}/demo`,
+    imagePersistMs: options.imagePersistMs,
+  });
+  const reaper = new Reaper(() => sessions.reap(), { intervalMs: options.reapIntervalMs ?? 1000, log });
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= (async () => {
+      await reaper.close();
+      await sessions.close();
+      await webhooks.close();
+      if (ownPool) await pool.close();
+    })();
+  return { sessions, pool, reaper, webhooks, close, [Symbol.asyncDispose]: close };
+}
+
+/** The automation service, or a 503 when this server runs without it. */
+export function requireAutomation(deps: { automation?: Automation }): Automation {
+  if (!deps.automation) {
+    throw new ServiceUnavailableError("Browser automation is not enabled on this server");
+  }
+  return deps.automation;
+}
