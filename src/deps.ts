@@ -6,6 +6,9 @@ import type { Config } from "./config.ts";
 import type { EventBus } from "./events.ts";
 import type { Logger } from "./log.ts";
 import type { SmsSender } from "./otp/sms.ts";
+// ---- cameras
+import type { CameraAuth } from "./cameras/media_auth.ts";
+// ---- end cameras
 
 /** The injected dependencies of the whole app. */
 export interface Deps {
@@ -16,4 +19,8 @@ export interface Deps {
   events: EventBus;
   jwt: JwtKeys;
   sms: SmsSender;
+  // ---- cameras
+  /** The media-auth decision cache; createApp makes one when absent. */
+  cameraAuth?: CameraAuth;
+  // ---- end cameras
 }

@@ -10,6 +10,9 @@ import { EventBus } from "./events.ts";
 import { Resources } from "./lifecycle.ts";
 import { createLogger } from "./log.ts";
 import { smsFromConfig } from "./otp/sms.ts";
+// ---- cameras
+import { CameraAuth } from "./cameras/media_auth.ts";
+// ---- end cameras
 
 /** In development, a JWT secret is generated once and kept in DATA_DIR so sessions survive restarts. */
 async function resolveJwtSecret(config: Config): Promise<string> {
@@ -60,6 +63,9 @@ async function main() {
     jwt: new JwtKeys(config.JWT_SECRET!, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, clock }),
     sms: smsFromConfig(config),
   };
+  // ---- cameras
+  deps.cameraAuth = resources.add("camera auth cache", new CameraAuth(deps), (a) => a[Symbol.dispose]());
+  // ---- end cameras
   const app = createApp(deps);
 
   const server = Deno.serve({
