@@ -1,6 +1,8 @@
 /**
- * Cameras (mounted at /api/v1/cameras): admins manage cameras, grants and session limits with an API
- * key; users list their cameras with a fresh camera token, and renew that token.
+ * Cameras (mounted at /api/v1): admins manage cameras, grants (/cameras/…) and users' session limits
+ * (/camera-viewers/…) with an API key; users list their cameras with a fresh camera token, and renew it.
+ * (Viewer limits are not under /cameras/ so that no path matches two routes: Hono's RegExpRouter then
+ * stays in use, and the media-auth hot path keeps the faster router.)
  */
 import { Hono } from "hono";
 import { z } from "zod";
@@ -36,7 +38,7 @@ export const cameraPatchBody = z.object({ stream, title, location }).partial().r
   (b) => Object.keys(b).length > 0,
   "give at least one of stream, title, location",
 );
-/** The body of PUT /api/v1/cameras/viewers/:user_id (null: back to CAMERA_MAX_SESSIONS). */
+/** The body of PUT /api/v1/camera-viewers/:user_id (null: back to CAMERA_MAX_SESSIONS). */
 export const viewerLimitBody = z.object({ max_sessions: z.number().int().min(0).max(100_000).nullable() });
 
 const idParam = z.object({ id: z.uuid() });
@@ -53,24 +55,24 @@ export function cameraRoutes(deps: Deps) {
   const userOnly = requireAuth(deps, ["user"]);
   return new Hono<AppEnv>()
     // A user gets their cameras and a new token; an admin (API key) gets every camera, and no token.
-    .get("/", requireAuth(deps, ["admin", "user"]), validate("query", page), async (c) => {
+    .get("/cameras", requireAuth(deps, ["admin", "user"]), validate("query", page), async (c) => {
       const p = c.get("principal");
       if (p.kind === "admin") return c.json({ cameras: await listCameras(deps, c.req.valid("query")) });
       return c.json(await cameraListWithToken(deps, p));
     })
-    .post("/", adminOnly, validate("json", cameraCreateBody), async (c) => {
+    .post("/cameras", adminOnly, validate("json", cameraCreateBody), async (c) => {
       return c.json(await createCamera(deps, c.req.valid("json")), 201);
     })
-    .post("/token", userOnly, async (c) => {
+    .post("/cameras/token", userOnly, async (c) => {
       const p = c.get("principal");
       if (p.kind !== "user") throw new Error("unreachable: userOnly let a non-user through");
       return c.json(await renewCameraToken(deps, p));
     })
-    .get("/viewers/:user_id", adminOnly, validate("param", userParam), async (c) => {
+    .get("/camera-viewers/:user_id", adminOnly, validate("param", userParam), async (c) => {
       return c.json(await getViewerLimit(deps, c.req.valid("param").user_id));
     })
     .put(
-      "/viewers/:user_id",
+      "/camera-viewers/:user_id",
       adminOnly,
       validate("param", userParam),
       validate("json", viewerLimitBody),
@@ -79,25 +81,31 @@ export function cameraRoutes(deps: Deps) {
         return c.json(await setViewerLimit(deps, user_id, c.req.valid("json").max_sessions));
       },
     )
-    .get("/:id", adminOnly, validate("param", idParam), async (c) => {
+    .get("/cameras/:id", adminOnly, validate("param", idParam), async (c) => {
       return c.json(await getCamera(deps, c.req.valid("param").id));
     })
-    .patch("/:id", adminOnly, validate("param", idParam), validate("json", cameraPatchBody), async (c) => {
-      return c.json(await updateCamera(deps, c.req.valid("param").id, c.req.valid("json")));
-    })
-    .delete("/:id", adminOnly, validate("param", idParam), async (c) => {
+    .patch(
+      "/cameras/:id",
+      adminOnly,
+      validate("param", idParam),
+      validate("json", cameraPatchBody),
+      async (c) => {
+        return c.json(await updateCamera(deps, c.req.valid("param").id, c.req.valid("json")));
+      },
+    )
+    .delete("/cameras/:id", adminOnly, validate("param", idParam), async (c) => {
       await deleteCamera(deps, c.req.valid("param").id);
       return c.body(null, 204);
     })
-    .get("/:id/users", adminOnly, validate("param", idParam), async (c) => {
+    .get("/cameras/:id/users", adminOnly, validate("param", idParam), async (c) => {
       return c.json({ users: await listGrants(deps, c.req.valid("param").id) });
     })
-    .put("/:id/users/:user_id", adminOnly, validate("param", grantParams), async (c) => {
+    .put("/cameras/:id/users/:user_id", adminOnly, validate("param", grantParams), async (c) => {
       const { id, user_id } = c.req.valid("param");
       const { grant, created } = await grantCamera(deps, id, user_id);
       return c.json(grant, created ? 201 : 200);
     })
-    .delete("/:id/users/:user_id", adminOnly, validate("param", grantParams), async (c) => {
+    .delete("/cameras/:id/users/:user_id", adminOnly, validate("param", grantParams), async (c) => {
       const { id, user_id } = c.req.valid("param");
       await revokeGrant(deps, id, user_id);
       return c.body(null, 204);

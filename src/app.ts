@@ -51,7 +51,7 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/api", legacyRoutes(deps));
   // ---- cameras
   const cameraAuth = deps.cameraAuth ?? new CameraAuth(deps);
-  app.route("/api/v1/cameras", cameraRoutes(deps));
+  app.route("/api/v1", cameraRoutes(deps));
   app.route("/api/v1/media", mediaAuthRoutes(deps, cameraAuth));
   app.route("/api", legacyMediaAuthRoutes(deps, cameraAuth)); // GET /api/accessfl, the same Flussonic handler
   // ---- end cameras

@@ -80,8 +80,8 @@ Deno.test("camera admin routes answer 401 without credentials and 403 to a user 
     ["GET", `/api/v1/cameras/${cam.id}/users`],
     ["PUT", `/api/v1/cameras/${cam.id}/users/${user.id}`],
     ["DELETE", `/api/v1/cameras/${cam.id}/users/${user.id}`],
-    ["GET", `/api/v1/cameras/viewers/${user.id}`],
-    ["PUT", `/api/v1/cameras/viewers/${user.id}`, { max_sessions: 1 }],
+    ["GET", `/api/v1/camera-viewers/${user.id}`],
+    ["PUT", `/api/v1/camera-viewers/${user.id}`, { max_sessions: 1 }],
   ];
   for (const [method, path, body] of calls) {
     const anon = await t.json(method, path, body);
@@ -279,10 +279,10 @@ Deno.test("a camera token is not an access token: the API refuses it as a Bearer
   await res.body?.cancel();
 });
 
-Deno.test("GET/PUT /api/v1/cameras/viewers/:user_id read and set a user's session limit; null restores the default", async () => {
+Deno.test("GET/PUT /api/v1/camera-viewers/:user_id read and set a user's session limit; null restores the default", async () => {
   await using t = await testApp({ config: { CAMERA_MAX_SESSIONS: "3" } });
   const { user } = await t.login();
-  const path = `/api/v1/cameras/viewers/${user.id}`;
+  const path = `/api/v1/camera-viewers/${user.id}`;
   const initial = await t.json("GET", path, undefined, ADMIN);
   assert.equal(initial.status, 200);
   assert.deepEqual(await initial.json(), { user_id: user.id, max_sessions: 3, is_default: true });
@@ -294,7 +294,7 @@ Deno.test("GET/PUT /api/v1/cameras/viewers/:user_id read and set a user's sessio
   await bad.body?.cancel();
   const reset = await t.json("PUT", path, { max_sessions: null }, ADMIN);
   assert.deepEqual(await reset.json(), { user_id: user.id, max_sessions: 3, is_default: true });
-  const unknown = await t.json("GET", `/api/v1/cameras/viewers/${crypto.randomUUID()}`, undefined, ADMIN);
+  const unknown = await t.json("GET", `/api/v1/camera-viewers/${crypto.randomUUID()}`, undefined, ADMIN);
   assert.equal(unknown.status, 404);
   await unknown.body?.cancel();
 });

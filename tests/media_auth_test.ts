@@ -111,7 +111,7 @@ Deno.test("X-Max-Sessions is sent only when the user has a limit: CAMERA_MAX_SES
     duration: "60",
     userId: login.user.id,
   });
-  const set = await t.json("PUT", `/api/v1/cameras/viewers/${login.user.id}`, { max_sessions: 2 }, ADMIN);
+  const set = await t.json("PUT", `/api/v1/camera-viewers/${login.user.id}`, { max_sessions: 2 }, ADMIN);
   assert.equal(set.status, 200);
   await set.body?.cancel();
   await assertAllowed(await flussonic(t, { name: "gate-1", token }), {
