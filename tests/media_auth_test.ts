@@ -291,6 +291,27 @@ Deno.test("on another instance sharing the database, logout and grant revocation
   );
 });
 
+Deno.test("on another instance, a token issued after a new grant plays that camera at once, without waiting for the cache", async () => {
+  await using t = await testApp({ config: { MEDIA_AUTH_CACHE_S: "60" } });
+  const other = { app: createApp({ ...t.deps, events: new EventBus() }) };
+  const { token, login } = await viewer(t, ["gate-1"]);
+  t.clock.advance(5_000);
+  await assertAllowed(await flussonic(other, { name: "gate-1", token }), {
+    duration: "60",
+    userId: login.user.id,
+  });
+  t.clock.advance(5_000);
+  const cam = await addCamera(t, "yard-2");
+  await grant(t, cam.id, login.user.id);
+  const fresh = await cameraList(t, login.access_token); // issued after the other instance read its state
+  await assertAllowed(await flussonic(other, { name: "yard-2", token: fresh.token }), {
+    duration: "60",
+    userId: login.user.id,
+  });
+  // The old token still does not name the new camera.
+  await assertDenied(await flussonic(other, { name: "yard-2", token }), 403, "old token");
+});
+
 Deno.test("a renamed camera plays under its new name with the same token; a deleted one is denied", async () => {
   await using t = await testApp();
   const { token, login, cameras } = await viewer(t, ["gate-1"]);
