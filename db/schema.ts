@@ -266,3 +266,33 @@ export const automationArtifacts = pgTable("automation_artifacts", {
   bytes: bytea("bytes").notNull(),
   createdAt: ts("created_at").notNull(),
 }, (t) => [primaryKey({ name: "automation_artifacts_pk", columns: [t.sessionId, t.name] })]);
+// ---------------------------------------------------------------- cameras
+
+/** Camera streams a media server (Flussonic, nginx, MediaMTX) serves under their stream name. */
+export const cameras = pgTable("cameras", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  /** The media server's stream name: the first path segment of the play URL. */
+  stream: text("stream").notNull().unique(),
+  title: text("title").notNull(),
+  location: text("location"),
+  createdAt: ts("created_at").notNull(),
+  updatedAt: ts("updated_at").notNull(),
+});
+
+/** Which user may watch which camera. */
+export const cameraGrants = pgTable("camera_grants", {
+  userId: uuid("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  cameraId: uuid("camera_id").notNull().references(() => cameras.id, { onDelete: "cascade" }),
+  createdAt: ts("created_at").notNull(),
+}, (t) => [
+  primaryKey({ columns: [t.userId, t.cameraId] }),
+  index("camera_grants_camera_idx").on(t.cameraId),
+]);
+
+/** A user's own concurrent-session limit for camera streams; no row means CAMERA_MAX_SESSIONS. */
+export const cameraViewers = pgTable("camera_viewers", {
+  userId: uuid("user_id").primaryKey().references(() => users.id, { onDelete: "cascade" }),
+  /** 0 = unlimited. */
+  maxSessions: integer("max_sessions").notNull(),
+  updatedAt: ts("updated_at").notNull(),
+});

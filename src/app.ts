@@ -19,6 +19,11 @@ import { wsRoutes } from "../routes/ws.ts";
 import type { Deps } from "./deps.ts";
 import { NotFoundError, PayloadTooLargeError, problemResponse, toProblem } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
+// ---- cameras
+import { cameraRoutes } from "../routes/cameras.ts";
+import { legacyMediaAuthRoutes, mediaAuthRoutes } from "../routes/media_auth.ts";
+import { CameraAuth } from "./cameras/media_auth.ts";
+// ---- end cameras
 
 /** Largest request body accepted anywhere. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -68,6 +73,12 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/", wsRoutes(deps));
   app.route("/api/v1/flows", flowRoutes(deps));
   app.route("/api/v1/sessions", sessionRoutes(deps));
+  // ---- cameras
+  const cameraAuth = deps.cameraAuth ?? new CameraAuth(deps);
+  app.route("/api/v1", cameraRoutes(deps));
+  app.route("/api/v1/media", mediaAuthRoutes(deps, cameraAuth));
+  app.route("/api", legacyMediaAuthRoutes(deps, cameraAuth)); // GET /api/accessfl, the same Flussonic handler
+  // ---- end cameras
 
   app.notFound((c) => {
     const { problem } = toProblem(

@@ -6,6 +6,11 @@ const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) =>
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const list = z.string().default("").transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean));
 const optionalUrl = z.url().optional();
+// ---- cameras
+const mediaTemplate = z.string().refine((s) => s.includes("{stream}") && s.includes("{token}"), {
+  message: "must contain {stream} and {token}",
+});
+// ---- end cameras
 
 /** The one schema for every environment variable gatehouse reads. */
 export const configSchema = z.object({
@@ -83,6 +88,19 @@ export const configSchema = z.object({
   }).pipe(z.record(z.string(), z.record(z.string(), z.string()))),
   WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, "must look like whsec_<base64>").optional(),
   // ---- end automation
+  // ---- cameras
+  /** Lifetime of a camera token, in minutes (legacy EXPIRE). */
+  CAMERA_TOKEN_TTL_MIN: int(360, 1),
+  /** Default concurrent-session limit per user (X-Max-Sessions); 0 = unlimited. */
+  CAMERA_MAX_SESSIONS: int(0),
+  /** How long a media server may cache an allow (X-AuthDuration), and the bound on revocation delay. */
+  MEDIA_AUTH_CACHE_S: int(60, 1),
+  MEDIA_BASE_URL: z.url().default("http://localhost:8080").transform((u) => u.replace(/\/+$/, "")),
+  MEDIA_HLS_TEMPLATE: mediaTemplate.default("{base}/{stream}/index.m3u8?token={token}"),
+  MEDIA_DASH_TEMPLATE: mediaTemplate.optional(),
+  MEDIA_RTSP_TEMPLATE: mediaTemplate.optional(),
+  MEDIA_PREVIEW_TEMPLATE: mediaTemplate.optional(),
+  // ---- end cameras
 }).superRefine((c, ctx) => {
   const need = (when: boolean, keys: (keyof typeof c)[]) => {
     for (const k of keys) {

@@ -9,6 +9,9 @@ import type { Logger } from "./log.ts";
 import type { SmsSender } from "./otp/sms.ts";
 // ---- automation
 import type { Automation } from "./automation/mod.ts";
+// ---- cameras
+import type { CameraAuth } from "./cameras/media_auth.ts";
+// ---- end cameras
 
 /** The injected dependencies of the whole app. */
 export interface Deps {
@@ -26,4 +29,8 @@ export interface Deps {
   // ---- automation
   /** Browser automation sessions; the session routes answer 503 when absent. */
   automation?: Automation;
+  // ---- cameras
+  /** The media-auth decision cache; createApp makes one when absent. */
+  cameraAuth?: CameraAuth;
+  // ---- end cameras
 }

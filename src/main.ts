@@ -16,6 +16,9 @@ import { smsFromConfig } from "./otp/sms.ts";
 // ---- automation
 import { createAutomation, markInterrupted } from "./automation/mod.ts";
 import { flows } from "./automation/flows/mod.ts";
+// ---- cameras
+import { CameraAuth } from "./cameras/media_auth.ts";
+// ---- end cameras
 
 /** In development, a JWT secret is generated once and kept in DATA_DIR so sessions survive restarts. */
 async function resolveJwtSecret(config: Config): Promise<string> {
@@ -79,6 +82,9 @@ async function main() {
     (a) => a.close(),
   );
   // ---- end automation
+  // ---- cameras
+  deps.cameraAuth = resources.add("camera auth cache", new CameraAuth(deps), (a) => a[Symbol.dispose]());
+  // ---- end cameras
   const app = createApp(deps);
 
   // ---- devices: the Traccar event listener and the command scheduler, closed before the database
