@@ -6,20 +6,11 @@
 import { Hono } from "hono";
 import puppeteer, { type Browser } from "puppeteer-core";
 import type { Answer, Flow, FlowContext, PromptHandle, PromptSpec } from "../src/automation/flow.ts";
+import { CHROME_FLAGS } from "../src/automation/pool.ts";
 import { type DemoDebugSnapshot, demoPortal } from "../src/demo/mod.ts";
 
-/** The Chromium flags gatehouse runs with: headless, no sandbox (containers), no background traffic. */
-export const CHROMIUM_ARGS = [
-  "--headless=new",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-dev-shm-usage",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-];
+/** The Chromium flags gatehouse runs with (the pool's own list). */
+export const CHROMIUM_ARGS = CHROME_FLAGS;
 
 /** Launches Debian's Chromium; `await using` closes it. */
 export async function launchBrowser(): Promise<Browser> {

@@ -287,12 +287,7 @@ export async function releaseStats(deps: Pick<Deps, "db">, id: string): Promise<
   const [running] = await deps.db.select({ n: count() }).from(fotaDevices)
     .where(and(eq(fotaDevices.deviceType, r.deviceType), eq(fotaDevices.versionKey, r.versionKey)));
   return {
-    release_id: r.id,
-    device_type: r.deviceType,
-    version: r.version,
-    rollout_percent: r.rolloutPercent,
-    paused: r.paused,
-    yanked: r.yankedAt !== null,
+    ...eventData(r),
     offered_devices: offered.devices,
     offers: Number(offered.offers ?? 0),
     updated_devices: updated.n,
