@@ -34,9 +34,9 @@ declare const document: PageDocument;
 const BANKID_WAIT_MS = 150_000;
 /**
  * Without a change on the page, the last QR frame is sent again after this long. The page changes
- * about every second; 700 ms plus a screenshot's time keeps every gap under a second.
+ * about every second; 500 ms plus a screenshot's time keeps every gap under a second, with room for a busy machine.
  */
-const QR_HEARTBEAT_MS = 700;
+const QR_HEARTBEAT_MS = 500;
 /** Wrong answers to the slot choice before the flow gives up. */
 const MAX_CHOICE_ATTEMPTS = 3;
 /** The QR's own element inside div#qr (the div itself spans the page width). */
