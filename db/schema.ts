@@ -266,3 +266,15 @@ export const automationArtifacts = pgTable("automation_artifacts", {
   bytes: bytea("bytes").notNull(),
   createdAt: ts("created_at").notNull(),
 }, (t) => [primaryKey({ name: "automation_artifacts_pk", columns: [t.sessionId, t.name] })]);
+
+// ---------------------------------------------------------------- legacy automation clients
+
+/**
+ * Jobs started through the old booking frontend's API (`POST /api/v1/booking/start`): the `user_id` it
+ * sent, echoed in the job's status. The job itself is the automation session.
+ */
+export const legacyBookingJobs = pgTable("legacy_booking_jobs", {
+  sessionId: uuid("session_id").primaryKey().references(() => automationSessions.id, { onDelete: "cascade" }),
+  userId: text("user_id").notNull(),
+  createdAt: ts("created_at").notNull(),
+});

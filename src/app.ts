@@ -16,6 +16,9 @@ import { fotaLegacyRoutes, fotaRoutes } from "../routes/fota.ts";
 import { flowRoutes } from "../routes/flows.ts";
 import { sessionRoutes } from "../routes/sessions.ts";
 import { wsRoutes } from "../routes/ws.ts";
+// ---- legacy automation clients
+import { legacyAutomationRoutes } from "../routes/legacy_automation.ts";
+// ---- end legacy automation clients
 import type { Deps } from "./deps.ts";
 import { NotFoundError, PayloadTooLargeError, problemResponse, toProblem } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
@@ -68,6 +71,9 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/", wsRoutes(deps));
   app.route("/api/v1/flows", flowRoutes(deps));
   app.route("/api/v1/sessions", sessionRoutes(deps));
+  // ---- legacy automation clients: /ws/legacy, /captcha/, /enable_api/:token, /api/v1/booking/…, /ws/:job_id
+  app.route("/", legacyAutomationRoutes(deps));
+  // ---- end legacy automation clients
 
   app.notFound((c) => {
     const { problem } = toProblem(
