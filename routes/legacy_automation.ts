@@ -219,6 +219,9 @@ function vehicleSocket(deps: Deps, principal: Principal): WSEvents {
       try {
         await sessions.answer(id, promptId, text);
       } catch (err) {
+        if (!(err instanceof ValidationError) && !(err instanceof ConflictError)) {
+          deps.log.error("answering a legacy lookup's code failed", { session_id: id, error: err });
+        }
         if (lookup !== current || !(err instanceof ValidationError)) return; // stale: the session moved on
         current.promptId = promptId;
         send(ws, { status: "waiting", percentage: 100, key: "input", value: describeError(err) });
@@ -307,14 +310,11 @@ function taxRoutes(deps: Deps) {
       if (!canSee(c.get("principal"), view.owner) || view.flow !== TAX_FLOW || isFinal(view.status)) {
         return tokenNotFound(c, token);
       }
-      view = await untilPromptOrEnd(sessions(), view, {
-        timeoutMs: CAPTCHA_WAIT_MS,
-        signal: c.req.raw.signal,
-      });
-      if (view.status === "failed") return stepFailed(c, view);
-      if (isFinal(view.status)) return tokenNotFound(c, token);
       const prompt = view.prompt;
-      if (prompt?.kind !== "captcha") throw new ConflictError(`Token ${token} is not waiting for a captcha`);
+      if (prompt?.kind !== "captcha") {
+        // Another PUT is being handled: answering the captcha it brings back would send a stale one.
+        throw new ConflictError(`Token ${token} is not waiting for a captcha (a login is in progress)`);
+      }
 
       // Username and password go only where the prompt asks for them (server-side credentials win).
       const names = new Set([...(prompt.fields ?? []).map((f) => f.name), "captcha"]);
@@ -565,7 +565,11 @@ function bookingSocket(deps: Deps, view: SessionView): WSEvents {
 
 // ------------------------------------------------------------------ mount
 
-/** Every legacy automation surface, mounted at the root (`/ws/legacy` is declared before `/ws/:job_id`). */
+/**
+ * Every legacy automation surface, mounted at the root. `/ws/legacy` is declared before `/ws/:job_id`, and
+ * the job id must look like a session id, so the mobile app's socket never reaches the job socket's chain;
+ * `GET /ws` (routes/ws.ts) has no second segment and is not matched here at all.
+ */
 export function legacyAutomationRoutes(deps: Deps) {
   return new Hono<AppEnv>()
     .get(
@@ -579,7 +583,7 @@ export function legacyAutomationRoutes(deps: Deps) {
     .route("/", taxRoutes(deps))
     .route("/api/v1/booking", bookingRoutes(deps))
     .get(
-      "/ws/:job_id",
+      "/ws/:job_id{[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}}",
       socketAuth(deps, { ticketScope: (c) => c.req.param("job_id") ?? "" }),
       async (c, next) => {
         await visibleJob(deps, c.get("principal"), c.req.param("job_id")!);
