@@ -1,18 +1,5 @@
 /** The database schema: the single source of truth; `deno task db:generate` derives migrations from it. */
-import {
-  bigint,
-  boolean,
-  customType,
-  index,
-  integer,
-  jsonb,
-  pgTable,
-  primaryKey,
-  text,
-  timestamp,
-  uniqueIndex,
-  uuid,
-} from "drizzle-orm/pg-core";
+import { bigint, boolean, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
@@ -295,4 +282,15 @@ export const cameraViewers = pgTable("camera_viewers", {
   /** 0 = unlimited. */
   maxSessions: integer("max_sessions").notNull(),
   updatedAt: ts("updated_at").notNull(),
+
+// ---------------------------------------------------------------- legacy automation clients
+
+/**
+ * Jobs started through the old booking frontend's API (`POST /api/v1/booking/start`): the `user_id` it
+ * sent, echoed in the job's status. The job itself is the automation session.
+ */
+export const legacyBookingJobs = pgTable("legacy_booking_jobs", {
+  sessionId: uuid("session_id").primaryKey().references(() => automationSessions.id, { onDelete: "cascade" }),
+  userId: text("user_id").notNull(),
+  createdAt: ts("created_at").notNull(),
 });

@@ -16,6 +16,9 @@ import { fotaLegacyRoutes, fotaRoutes } from "../routes/fota.ts";
 import { flowRoutes } from "../routes/flows.ts";
 import { sessionRoutes } from "../routes/sessions.ts";
 import { wsRoutes } from "../routes/ws.ts";
+// ---- legacy automation clients
+import { legacyAutomationRoutes } from "../routes/legacy_automation.ts";
+// ---- end legacy automation clients
 import type { Deps } from "./deps.ts";
 import { NotFoundError, PayloadTooLargeError, problemResponse, toProblem } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
@@ -79,6 +82,9 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/api/v1/media", mediaAuthRoutes(deps, cameraAuth));
   app.route("/api", legacyMediaAuthRoutes(deps, cameraAuth)); // GET /api/accessfl, the same Flussonic handler
   // ---- end cameras
+  // ---- legacy automation clients: /ws/legacy, /captcha/, /enable_api/:token, /api/v1/booking/…, /ws/:job_id
+  app.route("/", legacyAutomationRoutes(deps));
+  // ---- end legacy automation clients
 
   app.notFound((c) => {
     const { problem } = toProblem(
