@@ -1,5 +1,18 @@
 /** The database schema: the single source of truth; `deno task db:generate` derives migrations from it. */
-import { bigint, boolean, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  boolean,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
@@ -282,6 +295,7 @@ export const cameraViewers = pgTable("camera_viewers", {
   /** 0 = unlimited. */
   maxSessions: integer("max_sessions").notNull(),
   updatedAt: ts("updated_at").notNull(),
+});
 
 // ---------------------------------------------------------------- legacy automation clients
 
