@@ -109,4 +109,3 @@ export function legacyUssdRoutes(deps: Deps) {
     return c.json(await reportUssd(deps, { imei: fields.imei!.trim(), data: fields.data! }));
   });
 }
-// ---- end devices

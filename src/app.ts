@@ -2,31 +2,24 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { authRoutes } from "../routes/auth.ts";
+import { cameraRoutes } from "../routes/cameras.ts";
 import { consoleRoutes } from "../routes/console.ts";
 import { devicesRoutes } from "../routes/devices.ts";
+import { firmwareRoutes } from "../routes/firmware.ts";
+import { flowRoutes } from "../routes/flows.ts";
+import { fotaLegacyRoutes, fotaRoutes } from "../routes/fota.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { legacyRoutes, legacyUssdRoutes } from "../routes/legacy.ts";
+import { legacyAutomationRoutes } from "../routes/legacy_automation.ts";
+import { legacyMediaAuthRoutes, mediaAuthRoutes } from "../routes/media_auth.ts";
 import { otpRoutes } from "../routes/otp.ts";
-import { demoPortal } from "./demo/mod.ts";
-// ---- fota
-import { firmwareRoutes } from "../routes/firmware.ts";
-import { fotaLegacyRoutes, fotaRoutes } from "../routes/fota.ts";
-// ---- end fota
-// ---- automation
-import { flowRoutes } from "../routes/flows.ts";
 import { sessionRoutes } from "../routes/sessions.ts";
 import { wsRoutes } from "../routes/ws.ts";
-// ---- legacy automation clients
-import { legacyAutomationRoutes } from "../routes/legacy_automation.ts";
-// ---- end legacy automation clients
+import { CameraAuth } from "./cameras/media_auth.ts";
+import { demoPortal } from "./demo/mod.ts";
 import type { Deps } from "./deps.ts";
 import { NotFoundError, PayloadTooLargeError, problemResponse, toProblem } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
-// ---- cameras
-import { cameraRoutes } from "../routes/cameras.ts";
-import { legacyMediaAuthRoutes, mediaAuthRoutes } from "../routes/media_auth.ts";
-import { CameraAuth } from "./cameras/media_auth.ts";
-// ---- end cameras
 
 /** Largest request body accepted anywhere. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -59,32 +52,37 @@ export function createApp(deps: Deps): Hono<AppEnv> {
     },
   }));
 
+  // Web console, health, phone login and sessions.
   app.route("/", consoleRoutes());
   app.route("/health", healthRoutes(deps));
   app.route("/api/v1/otp", otpRoutes(deps));
   app.route("/api/v1", authRoutes(deps));
+  // Old mobile apps: /api/otprequest, /api/otpverify, /api/device, /api/checkDeviceInfo.
   app.route("/api", legacyRoutes(deps));
   if (deps.config.DEMO_PORTAL) app.route("/demo", demoPortal({ now: () => deps.clock.now().getTime() }));
-  // ---- fota: catalog (admin), device checks (no token), and the old trackers' root-level /fota.php
+
+  // Firmware: catalog (admin), device checks (no token), and the old trackers' root-level /fota.php.
   app.route("/api/v1/firmware", firmwareRoutes(deps));
   app.route("/api/v1/fota", fotaRoutes(deps));
   app.route("/fota.php", fotaLegacyRoutes(deps));
-  // ---- end fota
+
+  // Devices, and the trackers' firmware reporting USSD replies at GET/POST /qussd.php.
   app.route("/api/v1/devices", devicesRoutes(deps));
-  app.route("/", legacyUssdRoutes(deps)); // GET/POST /qussd.php of the trackers' firmware
-  // ---- automation
+  app.route("/", legacyUssdRoutes(deps));
+
+  // Browser automation: sockets (/ws, /api/v1/sessions/:id/ws), flows, sessions.
   app.route("/", wsRoutes(deps));
   app.route("/api/v1/flows", flowRoutes(deps));
   app.route("/api/v1/sessions", sessionRoutes(deps));
-  // ---- cameras
+
+  // Cameras, and the media-server auth backend (GET /api/accessfl is the legacy Flussonic alias).
   const cameraAuth = deps.cameraAuth ?? new CameraAuth(deps);
   app.route("/api/v1", cameraRoutes(deps));
   app.route("/api/v1/media", mediaAuthRoutes(deps, cameraAuth));
-  app.route("/api", legacyMediaAuthRoutes(deps, cameraAuth)); // GET /api/accessfl, the same Flussonic handler
-  // ---- end cameras
-  // ---- legacy automation clients: /ws/legacy, /captcha/, /enable_api/:token, /api/v1/booking/…, /ws/:job_id
+  app.route("/api", legacyMediaAuthRoutes(deps, cameraAuth));
+
+  // Old automation clients: /ws/legacy, /captcha/, /enable_api/:token, /api/v1/booking/…, /ws/:job_id.
   app.route("/", legacyAutomationRoutes(deps));
-  // ---- end legacy automation clients
 
   app.notFound((c) => {
     const { problem } = toProblem(

@@ -10,7 +10,6 @@ const optionalUrl = z.url().optional();
 const mediaTemplate = z.string().refine((s) => s.includes("{stream}") && s.includes("{token}"), {
   message: "must contain {stream} and {token}",
 });
-// ---- end cameras
 
 /** The one schema for every environment variable gatehouse reads. */
 export const configSchema = z.object({
@@ -69,7 +68,6 @@ export const configSchema = z.object({
   DEVICE_INIT_COMMAND: z.string().max(1024).optional(),
   SCHEDULER_INTERVAL_S: int(10, 1),
   DEVICE_EVENT_HISTORY: int(100, 1),
-  // ---- end devices
   // ---- automation (browser pool, sessions, webhooks)
   CHROME_PATH: z.string().optional(),
   BROWSER_WS_ENDPOINT: z.string().regex(/^wss?:\/\//, "must be a ws:// or wss:// URL").optional(),
@@ -87,7 +85,6 @@ export const configSchema = z.object({
     }
   }).pipe(z.record(z.string(), z.record(z.string(), z.string()))),
   WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, "must look like whsec_<base64>").optional(),
-  // ---- end automation
   // ---- cameras
   /** Lifetime of a camera token, in minutes (legacy EXPIRE). */
   CAMERA_TOKEN_TTL_MIN: int(360, 1),
@@ -100,7 +97,6 @@ export const configSchema = z.object({
   MEDIA_DASH_TEMPLATE: mediaTemplate.optional(),
   MEDIA_RTSP_TEMPLATE: mediaTemplate.optional(),
   MEDIA_PREVIEW_TEMPLATE: mediaTemplate.optional(),
-  // ---- end cameras
 }).superRefine((c, ctx) => {
   const need = (when: boolean, keys: (keyof typeof c)[]) => {
     for (const k of keys) {
@@ -127,7 +123,6 @@ export const configSchema = z.object({
       message: "TRACCAR_TOKEN, or TRACCAR_USER and TRACCAR_PASSWORD, is required with TRACCAR_URL",
     });
   }
-  // ---- end devices
 });
 
 /** Parsed, typed configuration. */

@@ -1,17 +1,14 @@
 /** Everything the app needs, built once by main.ts (or by a test) and injected into createApp. */
 import type { Db } from "../db/client.ts";
 import type { JwtKeys } from "./auth/jwt.ts";
+import type { Automation } from "./automation/mod.ts";
 import type { Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import type { TraccarClient } from "./devices/traccar_client.ts";
 import type { EventBus } from "./events.ts";
 import type { Logger } from "./log.ts";
 import type { SmsSender } from "./otp/sms.ts";
-// ---- automation
-import type { Automation } from "./automation/mod.ts";
-// ---- cameras
 import type { CameraAuth } from "./cameras/media_auth.ts";
-// ---- end cameras
 
 /** The injected dependencies of the whole app. */
 export interface Deps {
@@ -22,15 +19,10 @@ export interface Deps {
   events: EventBus;
   jwt: JwtKeys;
   sms: SmsSender;
-  // ---- devices
   /** The Traccar server, when TRACCAR_URL is set; absent, devices work locally and commands answer 503. */
   traccar?: TraccarClient;
-  // ---- end devices
-  // ---- automation
   /** Browser automation sessions; the session routes answer 503 when absent. */
   automation?: Automation;
-  // ---- cameras
   /** The media-auth decision cache; createApp makes one when absent. */
   cameraAuth?: CameraAuth;
-  // ---- end cameras
 }

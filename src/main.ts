@@ -13,12 +13,9 @@ import { EventBus } from "./events.ts";
 import { Resources } from "./lifecycle.ts";
 import { createLogger } from "./log.ts";
 import { smsFromConfig } from "./otp/sms.ts";
-// ---- automation
 import { createAutomation, markInterrupted } from "./automation/mod.ts";
 import { flows } from "./automation/flows/mod.ts";
-// ---- cameras
 import { CameraAuth } from "./cameras/media_auth.ts";
-// ---- end cameras
 
 /** In development, a JWT secret is generated once and kept in DATA_DIR so sessions survive restarts. */
 async function resolveJwtSecret(config: Config): Promise<string> {
@@ -70,7 +67,7 @@ async function main() {
     sms: smsFromConfig(config),
     traccar: traccarFromConfig(config), // devices
   };
-  // ---- automation: sessions a previous run left active are failed (interrupted) before any new one starts;
+  // sessions a previous run left active are failed (interrupted) before any new one starts;
   // Chromium is launched on the first session. The pool is closed after the HTTP server (registered before it).
   await markInterrupted(deps);
   deps.automation = resources.add(
@@ -81,13 +78,10 @@ async function main() {
     }),
     (a) => a.close(),
   );
-  // ---- end automation
-  // ---- cameras
   deps.cameraAuth = resources.add("camera auth cache", new CameraAuth(deps), (a) => a[Symbol.dispose]());
-  // ---- end cameras
   const app = createApp(deps);
 
-  // ---- devices: the Traccar event listener and the command scheduler, closed before the database
+  // the Traccar event listener and the command scheduler, closed before the database
   if (deps.traccar) {
     resources.add("traccar listener", startTraccarListener(deps)!, (l) => l.close());
     resources.add("device scheduler", new DeviceScheduler(deps).start(), (s) => s.close());
@@ -95,17 +89,15 @@ async function main() {
   } else {
     log.info("traccar not configured: devices are local, commands answer 503");
   }
-  // ---- end devices
 
   const server = Deno.serve({
     port: config.PORT,
     onListen: ({ hostname, port }) => log.info("listening", { url: `http://${hostname}:${port}` }),
   }, app.fetch);
   resources.add("http server", server, (s) => s.shutdown());
-  // ---- automation: end the sessions before the server drains, so their SSE streams, long-polls and
+  // end the sessions before the server drains, so their SSE streams, long-polls and
   // sockets get the final event and finish instead of holding the shutdown open.
   resources.add("automation sessions", deps.automation, (a) => a.sessions.close());
-  // ---- end automation
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -198,4 +198,3 @@ export async function secondInstance(
   const deps = { ...base, ...options.deps?.(base) };
   return { app: createApp(deps), deps, [Symbol.asyncDispose]: async () => await own?.close() };
 }
-// ---- end devices
