@@ -5,6 +5,7 @@
  * closed and asserts no context or temporary profile is left; they are off for the steps because the
  * shared browser's socket and process span the steps.
  */
+import { readSse } from "./e2e_fixtures.ts";
 import assert from "node:assert/strict";
 import { eq } from "drizzle-orm";
 import puppeteer from "puppeteer-core";
@@ -20,32 +21,6 @@ import { ADMIN, automationApp, startPortal, testPool, tinyPng, waitFor } from ".
 
 // deno-lint-ignore no-explicit-any
 type Json = Record<string, any>;
-
-/** Reads an SSE stream into events until it ends or `stop` says so. */
-async function readSse(
-  res: Response,
-  onEvent: (e: { id?: string; event: string; data: Json }) => void | Promise<void>,
-): Promise<void> {
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buf += value;
-    let i;
-    while ((i = buf.indexOf("\n\n")) >= 0) {
-      const block = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      if (block.startsWith(":")) continue;
-      const fields: Record<string, string> = {};
-      for (const line of block.split("\n")) {
-        const m = line.match(/^(\w+): ?(.*)$/);
-        if (m) fields[m[1]] = fields[m[1]] ? `${fields[m[1]]}\n${m[2]}` : m[2];
-      }
-      await onEvent({ id: fields.id, event: fields.event, data: JSON.parse(fields.data) });
-    }
-  }
-}
 
 /** A WebSocket client that records messages and lets a test wait for one. */
 function socket(url: string, headers?: Record<string, string>) {
