@@ -25,7 +25,7 @@ import { loadConfig } from "../src/config.ts";
 import { randomToken } from "../src/crypto.ts";
 import type { Deps } from "../src/deps.ts";
 import { EventBus } from "../src/events.ts";
-import { createLogger } from "../src/log.ts";
+import { BufferedStdout, createLogger } from "../src/log.ts";
 import { smsFromConfig } from "../src/otp/sms.ts";
 
 const WRK = "/usr/bin/wrk";
@@ -78,7 +78,7 @@ async function serveGatehouse(readyFile: string, logLevel: "warn" | "info") {
     API_KEYS: "bench-key",
   });
   const database = await createDb({ url: config.DATABASE_URL });
-  const log = createLogger(config.LOG_LEVEL);
+  const log = createLogger(config.LOG_LEVEL, new BufferedStdout().write); // as main.ts writes logs
   const clock = systemClock;
   const deps: Deps = {
     config,

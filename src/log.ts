@@ -23,3 +23,37 @@ export function createLogger(level: LogLevel = "info", write: (line: string) => 
 function errorReplacer(_key: string, value: unknown) {
   return value instanceof Error ? { name: value.name, message: value.message } : value;
 }
+
+/**
+ * Batches log lines into one stdout write per event-loop turn (or per 64 KiB) instead of one per line:
+ * per-request logging on a hot path (media auth) otherwise costs half the throughput. Dispose to flush.
+ */
+export class BufferedStdout implements Disposable {
+  #lines: string[] = [];
+  #bytes = 0;
+  #timer?: ReturnType<typeof setTimeout>;
+  readonly #encoder = new TextEncoder();
+
+  /** Queues one line; pass this as the logger's `write`. */
+  readonly write = (line: string): void => {
+    this.#lines.push(line);
+    this.#bytes += line.length + 1;
+    if (this.#bytes >= 64 * 1024) this.flush();
+    else this.#timer ??= setTimeout(this.flush, 0);
+  };
+
+  /** Writes everything queued, now. */
+  readonly flush = (): void => {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (!this.#lines.length) return;
+    const data = this.#encoder.encode(this.#lines.join("\n") + "\n");
+    this.#lines = [];
+    this.#bytes = 0;
+    for (let off = 0; off < data.length;) off += Deno.stdout.writeSync(data.subarray(off));
+  };
+
+  [Symbol.dispose](): void {
+    this.flush();
+  }
+}

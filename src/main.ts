@@ -11,7 +11,7 @@ import { randomToken } from "./crypto.ts";
 import type { Deps } from "./deps.ts";
 import { EventBus } from "./events.ts";
 import { Resources } from "./lifecycle.ts";
-import { createLogger } from "./log.ts";
+import { BufferedStdout, createLogger } from "./log.ts";
 import { smsFromConfig } from "./otp/sms.ts";
 import { createAutomation, markInterrupted } from "./automation/mod.ts";
 import { flows } from "./automation/flows/mod.ts";
@@ -43,10 +43,12 @@ async function main() {
     }
     throw err;
   }
-  const log = createLogger(config.LOG_LEVEL);
+  const stdout = new BufferedStdout();
+  const log = createLogger(config.LOG_LEVEL, stdout.write);
   const resources = new Resources((name, err) =>
     log.error("shutdown step failed", { step: name, error: err })
   );
+  resources.add("log buffer", stdout, (out) => out[Symbol.dispose]()); // closed last: flushes the final lines
   config = { ...config, JWT_SECRET: await resolveJwtSecret(config) };
 
   const database = await createDb({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
@@ -106,6 +108,7 @@ async function main() {
     log.info("shutting down", { signal });
     await resources.close();
     log.info("stopped");
+    stdout.flush();
     Deno.exit(0);
   };
   for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(sig, () => stop(sig));
