@@ -4,7 +4,7 @@ import type { Context, ValidationTargets } from "hono";
 import { getConnInfo } from "hono/deno";
 import type { z } from "zod";
 import type { Principal } from "./auth/middleware.ts";
-import { BadRequestError, ValidationError } from "./errors.ts";
+import { ValidationError } from "./errors.ts";
 
 /** The Hono environment every route module shares. */
 export type AppEnv = { Variables: { requestId: string; principal: Principal } };
@@ -21,20 +21,6 @@ export function validate<T extends z.ZodType, Target extends keyof ValidationTar
       );
     }
   });
-}
-
-/** A JSON object body; non-JSON, malformed JSON and non-objects are 400 (the zod step then reports 422s). */
-export async function readJsonObject(c: Context): Promise<Record<string, unknown>> {
-  let body: unknown;
-  try {
-    body = await c.req.json();
-  } catch {
-    throw new BadRequestError("The request body is not valid JSON");
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new BadRequestError("The request body must be a JSON object");
-  }
-  return body as Record<string, unknown>;
 }
 
 /** The caller's IP: the socket peer, or the proxy's header when TRUST_PROXY is on. */

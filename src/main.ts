@@ -14,7 +14,7 @@ import { Resources } from "./lifecycle.ts";
 import { BufferedStdout, createLogger } from "./log.ts";
 import { smsFromConfig } from "./otp/sms.ts";
 import { createAutomation, markInterrupted } from "./automation/mod.ts";
-import { flows } from "./automation/flows/mod.ts";
+import { builtinFlows } from "./automation/flows/mod.ts";
 import { CameraAuth } from "./cameras/media_auth.ts";
 
 /** In development, a JWT secret is generated once and kept in DATA_DIR so sessions survive restarts. */
@@ -75,7 +75,7 @@ async function main() {
   deps.automation = resources.add(
     "automation",
     createAutomation(deps, {
-      flows,
+      flows: builtinFlows,
       portalUrl: config.PORTAL_BASE_URL ?? `http://127.0.0.1:${config.PORT}/demo`,
     }),
     (a) => a.close(),

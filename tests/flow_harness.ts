@@ -9,12 +9,9 @@ import type { Answer, Flow, FlowContext, PromptHandle, PromptSpec } from "../src
 import { CHROME_FLAGS } from "../src/automation/pool.ts";
 import { type DemoDebugSnapshot, demoPortal } from "../src/demo/mod.ts";
 
-/** The Chromium flags gatehouse runs with (the pool's own list). */
-export const CHROMIUM_ARGS = CHROME_FLAGS;
-
 /** Launches Debian's Chromium; `await using` closes it. */
 export async function launchBrowser(): Promise<Browser> {
-  return await puppeteer.launch({ executablePath: "/usr/bin/chromium", headless: true, args: CHROMIUM_ARGS });
+  return await puppeteer.launch({ executablePath: "/usr/bin/chromium", headless: true, args: CHROME_FLAGS });
 }
 
 /** The demo portal on 127.0.0.1, port 0, mounted at /demo like the main app does. */

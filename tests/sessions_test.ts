@@ -5,7 +5,7 @@
  * closed and asserts no context or temporary profile is left; they are off for the steps because the
  * shared browser's socket and process span the steps.
  */
-import { readSse } from "./e2e_fixtures.ts";
+import { readSse, socket } from "./e2e_fixtures.ts";
 import assert from "node:assert/strict";
 import { eq } from "drizzle-orm";
 import puppeteer from "puppeteer-core";
@@ -21,48 +21,6 @@ import { ADMIN, automationApp, startPortal, testPool, tinyPng, waitFor } from ".
 
 // deno-lint-ignore no-explicit-any
 type Json = Record<string, any>;
-
-/** A WebSocket client that records messages and lets a test wait for one. */
-function socket(url: string, headers?: Record<string, string>) {
-  // deno-lint-ignore no-explicit-any
-  const ws = new (WebSocket as any)(url, headers ? { headers } : undefined) as WebSocket;
-  const messages: Json[] = [];
-  const waiters: { pred: (m: Json) => boolean; resolve: (m: Json) => void }[] = [];
-  const closed = new Promise<CloseEvent>((resolve) => ws.addEventListener("close", resolve));
-  const opened = new Promise<void>((resolve, reject) => {
-    ws.addEventListener("open", () => resolve());
-    ws.addEventListener("error", () => reject(new Error("socket error")));
-  });
-  ws.addEventListener("message", (e) => {
-    const m = JSON.parse(e.data);
-    messages.push(m);
-    for (const w of [...waiters]) {
-      if (w.pred(m)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(m);
-      }
-    }
-  });
-  return {
-    ws,
-    messages,
-    closed,
-    opened,
-    send: (m: Json) => ws.send(JSON.stringify(m)),
-    next(pred: (m: Json) => boolean, what = "a message"): Promise<Json> {
-      const found = messages.find(pred);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 15_000);
-        waiters.push({ pred, resolve: (m) => (clearTimeout(timer), resolve(m)) });
-      });
-    },
-    async close() {
-      if (ws.readyState < 2) ws.close();
-      await closed;
-    },
-  };
-}
 
 Deno.test("automation sessions with real Chromium", async (t) => {
   const portal = startPortal();

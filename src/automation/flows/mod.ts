@@ -8,6 +8,3 @@ export { apiAccess, examBooking, vehicleLookup };
 
 /** Every built-in flow, in the order they are listed to clients. */
 export const builtinFlows: Flow[] = [vehicleLookup, apiAccess, examBooking];
-
-/** The name the engine branch's main.ts imports (its placeholder of this file exports `flows`). */
-export const flows: Flow[] = builtinFlows;
