@@ -28,7 +28,8 @@ export const configSchema = z.object({
   CLIENT_SECRET: z.string().optional(),
   TRUST_PROXY: bool.default(false),
   PUBLIC_URL: optionalUrl,
-  DEMO_PORTAL: bool.default(true),
+  /** The built-in demo portal at /demo: a development aid, on by default only outside production. */
+  DEMO_PORTAL: bool.optional(),
 
   OTP_LENGTH: int(6, 4).pipe(z.number().max(10)),
   OTP_TTL_S: int(300, 1),
@@ -75,6 +76,8 @@ export const configSchema = z.object({
   MAX_QUEUE: int(32),
   SESSION_PROMPT_TIMEOUT_S: int(240, 1),
   SESSION_MAX_S: int(900, 1),
+  /** The one default timeout of every page wait in a flow (navigation, selectors, actions). */
+  FLOW_STEP_TIMEOUT_S: int(15, 1),
   PORTAL_BASE_URL: optionalUrl,
   FLOW_SECRETS: z.string().default("{}").transform((s, ctx) => {
     try {
@@ -123,7 +126,7 @@ export const configSchema = z.object({
       message: "TRACCAR_TOKEN, or TRACCAR_USER and TRACCAR_PASSWORD, is required with TRACCAR_URL",
     });
   }
-});
+}).transform((c) => ({ ...c, DEMO_PORTAL: c.DEMO_PORTAL ?? c.ENV !== "production" }));
 
 /** Parsed, typed configuration. */
 export type Config = z.output<typeof configSchema>;

@@ -16,6 +16,7 @@ import { smsFromConfig } from "./otp/sms.ts";
 import { createAutomation, markInterrupted } from "./automation/mod.ts";
 import { builtinFlows } from "./automation/flows/mod.ts";
 import { CameraAuth } from "./cameras/media_auth.ts";
+import { DEMO_LOGIN } from "./demo/mod.ts";
 
 /** In development, a JWT secret is generated once and kept in DATA_DIR so sessions survive restarts. */
 async function resolveJwtSecret(config: Config): Promise<string> {
@@ -72,11 +73,16 @@ async function main() {
   // sessions a previous run left active are failed (interrupted) before any new one starts;
   // Chromium is launched on the first session. The pool is closed after the HTTP server (registered before it).
   await markInterrupted(deps);
+  // Flows pointed at the built-in demo portal log in as demo/demo unless FLOW_SECRETS says otherwise.
+  const demoLogins = config.DEMO_PORTAL && !config.PORTAL_BASE_URL
+    ? Object.fromEntries(builtinFlows.map((f) => [f.name, { ...DEMO_LOGIN }]))
+    : {};
   deps.automation = resources.add(
     "automation",
     createAutomation(deps, {
       flows: builtinFlows,
       portalUrl: config.PORTAL_BASE_URL ?? `http://127.0.0.1:${config.PORT}/demo`,
+      secrets: { ...demoLogins, ...config.FLOW_SECRETS },
     }),
     (a) => a.close(),
   );

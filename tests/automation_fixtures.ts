@@ -1,4 +1,5 @@
 /** Test flows, a local portal for them to drive, and helpers for the automation tests (not the real flows). */
+import assert from "node:assert/strict";
 import { z } from "zod";
 import { type Automation, createAutomation } from "../src/automation/mod.ts";
 import { defineFlow, type Flow, FlowError } from "../src/automation/flow.ts";
@@ -227,3 +228,50 @@ export async function waitFor<T>(
 
 /** The admin API key header. */
 export const ADMIN = { "x-api-key": "admin-key" };
+
+/** What withSharedBrowser hands its body. */
+export interface SharedBrowser {
+  /** Runs one behaviour as a step; the step fails if it leaves a browser context open. */
+  spec(name: string, fn: () => Promise<void>): Promise<boolean>;
+  pool: BrowserPool;
+  portal: ReturnType<typeof startPortal>;
+}
+
+/**
+ * Runs `body`'s steps on one browser pool and test portal (launching Chromium per test would dominate CI
+ * time). Each step is checked for leaks of its own, so a leak fails the step that leaked; at the end the
+ * pool is closed and no temporary profile may be left. Step sanitizers are off because the shared
+ * browser's socket and process span the steps.
+ */
+export async function withSharedBrowser(
+  t: Deno.TestContext,
+  body: (shared: SharedBrowser) => Promise<void>,
+): Promise<BrowserPool> {
+  const portal = startPortal();
+  const pool = testPool();
+  const spec = (name: string, fn: () => Promise<void>) =>
+    t.step({
+      name,
+      sanitizeOps: false,
+      sanitizeResources: false,
+      fn: async () => {
+        await fn();
+        assert.equal(pool.openContexts, 0, `the step left ${pool.openContexts} browser context(s) open`);
+      },
+    });
+  try {
+    await body({ spec, pool, portal });
+  } finally {
+    await pool.close();
+    await portal.shutdown();
+  }
+  assert.equal(pool.browser, undefined);
+  for (const dir of pool.profileDirs) {
+    await assert.rejects(
+      Deno.stat(dir),
+      Deno.errors.NotFound,
+      `the temporary profile ${dir} was left behind`,
+    );
+  }
+  return pool;
+}

@@ -30,6 +30,8 @@ export interface AutomationOptions {
   reapIntervalMs?: number;
   /** How often a QR frame is written to the session row (ms). */
   imagePersistMs?: number;
+  /** Credentials per flow; FLOW_SECRETS by default. */
+  secrets?: Readonly<Record<string, Record<string, string>>>;
   /** Webhook delivery timeout (ms). */
   webhookTimeoutMs?: number;
 }
@@ -56,6 +58,7 @@ export function createAutomation(deps: AutomationDeps, options: AutomationOption
     hub: new EventHub((err) => log.error("session follower failed", { error: err })),
     portalUrl: options.portalUrl ?? config.PORTAL_BASE_URL ?? `http://127.0.0.1:${config.PORT}/demo`,
     imagePersistMs: options.imagePersistMs,
+    secrets: options.secrets,
   });
   const reaper = new Reaper(() => sessions.reap(), { intervalMs: options.reapIntervalMs ?? 1000, log });
   let closing: Promise<void> | undefined;

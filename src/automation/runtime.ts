@@ -1,7 +1,8 @@
 /** The flow runtime: prompt views, answer checks, and the FlowContext handed to a flow's run(). */
 import type { Page } from "puppeteer-core";
-import { ValidationError } from "../errors.ts";
+import { ConflictError, ValidationError } from "../errors.ts";
 import type { FieldError } from "../errors.ts";
+import { ARTIFACT_NAME } from "./session_store.ts";
 import {
   type Answer,
   type FlowContext,
@@ -155,3 +156,108 @@ export function describeFailure(
 /** The error of sessions whose browser died under them. */
 export const BROWSER_CRASHED =
   "The browser crashed or disconnected; this session cannot continue. Start a new session: it gets a fresh browser.";
+
+/** Largest artifact a flow may save. */
+export const MAX_ARTIFACT_BYTES = 20 * 1024 * 1024;
+/** Largest progress data value (JSON), so a flow cannot bloat every session read. */
+const MAX_PROGRESS_VALUE_CHARS = 64 * 1024;
+const CONTENT_TYPE = /^[\w.+-]+\/[\w.+-]+(\s*;\s*[\w.+-]+=[\w.+"-]+)*$/;
+
+/** Checks an artifact a flow saves; a bad one is a bug in the flow. */
+export function checkArtifact(a: { name: string; contentType: string; bytes: Uint8Array }): void {
+  if (!ARTIFACT_NAME.test(a.name)) {
+    throw new TypeError(
+      `Artifact name "${a.name}" must be 1–100 letters, digits, dots, dashes or underscores`,
+    );
+  }
+  if (!CONTENT_TYPE.test(a.contentType)) {
+    throw new TypeError(`Invalid artifact content type "${a.contentType}"`);
+  }
+  if (!(a.bytes instanceof Uint8Array)) throw new TypeError("An artifact needs bytes");
+  if (a.bytes.length > MAX_ARTIFACT_BYTES) {
+    throw new TypeError(`Artifact ${a.name} is larger than ${MAX_ARTIFACT_BYTES} bytes`);
+  }
+}
+
+/** The `progress` event data of a flow's progress(percentage, key, value) call, and its data item. */
+export function progressData(
+  percentage: number,
+  key?: string,
+  value?: unknown,
+): { data: { percentage: number; key?: string; value?: unknown }; item?: { key: string; value: unknown } } {
+  if (!Number.isFinite(percentage)) throw new TypeError("progress percentage must be a number");
+  const pct = Math.round(Math.min(100, Math.max(0, percentage)));
+  if (key === undefined) return { data: { percentage: pct } };
+  if (typeof key !== "string" || !key || key.length > 100) {
+    throw new TypeError("progress key must be 1–100 characters");
+  }
+  const v = toJson(value ?? null);
+  if (JSON.stringify(v).length > MAX_PROGRESS_VALUE_CHARS) {
+    throw new TypeError(`progress value ${key} is too large`);
+  }
+  return { data: { percentage: pct, key, value: v }, item: { key, value: v } };
+}
+
+/** A JSON-safe copy of a flow's value (results and progress data are stored as jsonb). */
+export function toJson(value: unknown): unknown {
+  if (value === undefined) return null;
+  try {
+    return JSON.parse(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v)) ?? "null");
+  } catch (err) {
+    throw new TypeError(`The value is not JSON-serialisable: ${(err as Error).message}`);
+  }
+}
+
+/** The message of a session whose browser context could not be opened. */
+export function startFailure(err: unknown): string {
+  return err instanceof Error && err.name === "BrowserUnavailableError"
+    ? err.message
+    : `Cannot start session: opening a browser context failed (${(err as Error).message})`;
+}
+
+/** What ending a session as `status` stores (events and row update) and emits (status and finished). */
+export function sessionEnd(
+  status: string,
+  outcome: { result?: unknown; error?: string | null; step?: string },
+  now: Date,
+): {
+  events: { type: string; data: Record<string, unknown> }[];
+  patch: Record<string, unknown>;
+  status: Record<string, unknown>;
+  finished: Record<string, unknown>;
+} {
+  const result = status === "succeeded" ? (outcome.result ?? null) : null;
+  const error = outcome.error ?? null;
+  const statusData = { status, ...(error ? { error } : {}) };
+  const events = [
+    ...(status === "succeeded" ? [{ type: "result", data: { result } }] : []),
+    ...(error
+      ? [{ type: "error", data: { message: error, ...(outcome.step ? { step: outcome.step } : {}) } }]
+      : []),
+    { type: "status", data: statusData },
+  ];
+  return {
+    events,
+    patch: {
+      status,
+      result,
+      error,
+      errorStep: outcome.step ?? null,
+      prompt: null,
+      promptImage: null,
+      finishedAt: now,
+    },
+    status: statusData,
+    finished: { status, result, error, ...(outcome.step ? { error_step: outcome.step } : {}) },
+  };
+}
+
+/** The 409 of an answer to prompt `promptId` when `openId` (or none) is the open one. */
+export function staleAnswer(promptId: string, openId: string | undefined): ConflictError {
+  return new ConflictError(
+    openId
+      ? `Prompt ${promptId} is not open; the open prompt is ${openId}`
+      : `Prompt ${promptId} is not open; the session has no open prompt`,
+    { open_prompt: openId ?? null },
+  );
+}

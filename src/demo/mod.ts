@@ -18,6 +18,9 @@ import { registryPortal } from "./registry.ts";
 import type { DemoContext } from "./shared.ts";
 import { taxPortal } from "./tax.ts";
 
+/** The login every demo portal accepts by default; main.ts hands it to flows as their FLOW_SECRETS default. */
+export const DEMO_LOGIN: Readonly<Record<string, string>> = { username: "demo", password: "demo" };
+
 /** Options of `demoPortal`. */
 export interface DemoPortalOptions {
   /** Where the app is mounted, used to build links, redirects and cookie paths (default "/demo"). */

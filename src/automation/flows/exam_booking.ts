@@ -24,7 +24,6 @@ import {
   open,
   type PageDocument,
   type PageElement,
-  STEP_TIMEOUT_MS,
   textOf,
 } from "./support.ts";
 
@@ -139,7 +138,7 @@ async function logInWithBankId(ctx: FlowContext<Input>, status: (pct: number, s:
   const { page, signal } = ctx;
   const wait = { signal, step: "bankid" };
   try {
-    await page.waitForSelector(QR_IMAGE, { visible: true, timeout: STEP_TIMEOUT_MS, signal });
+    await page.waitForSelector(QR_IMAGE, { visible: true, timeout: page.getDefaultTimeout(), signal });
   } catch (error) {
     if (error instanceof TimeoutError) {
       throw new FlowError("The portal did not show a BankID QR code", { step: "bankid" });
@@ -199,7 +198,7 @@ async function configureSearch(ctx: FlowContext<Input>, status: (pct: number, s:
     const box = `form#search input[name=location][value=${cssString(location)}]`;
     const wanted = input.locations.includes(location);
     if (await page.$eval(box, (e: PageElement) => e.checked === true) === wanted) continue;
-    await page.locator(box).setTimeout(STEP_TIMEOUT_MS).click({ signal });
+    await page.locator(box).setTimeout(page.getDefaultTimeout()).click({ signal });
   }
 }
 

@@ -27,15 +27,12 @@ export interface PageDocument {
 
 declare const document: PageDocument;
 
-/** The one timeout every page wait of a built-in flow honours (navigation, selectors, actions). */
-export const STEP_TIMEOUT_MS = 15_000;
-
 /** Options for a bounded, cancellable wait. */
 export interface WaitOptions {
   signal: AbortSignal;
   /** The flow step reported when the wait times out. */
   step: string;
-  /** Defaults to STEP_TIMEOUT_MS. */
+  /** Defaults to the page's default timeout: the session's one step timeout (FLOW_STEP_TIMEOUT_S). */
   timeoutMs?: number;
 }
 
@@ -50,7 +47,7 @@ export function stepTimeout(error: unknown, step: string, what: string): unknown
 /** Navigates to `url` and waits for its load event. */
 export async function open(page: Page, url: string, options: WaitOptions): Promise<void> {
   try {
-    await page.goto(url, { timeout: options.timeoutMs ?? STEP_TIMEOUT_MS, signal: options.signal });
+    await page.goto(url, { timeout: options.timeoutMs ?? page.getDefaultTimeout(), signal: options.signal });
   } catch (error) {
     throw stepTimeout(error, options.step, `the page ${new URL(url).pathname}`);
   }
@@ -59,7 +56,7 @@ export async function open(page: Page, url: string, options: WaitOptions): Promi
 /** Types `value` into the element matched by `selector` (waiting for it to be visible and enabled). */
 export async function fill(page: Page, selector: string, value: string, options: WaitOptions): Promise<void> {
   try {
-    await page.locator(selector).setTimeout(options.timeoutMs ?? STEP_TIMEOUT_MS)
+    await page.locator(selector).setTimeout(options.timeoutMs ?? page.getDefaultTimeout())
       .fill(value, { signal: options.signal });
   } catch (error) {
     throw stepTimeout(error, options.step, selector);
@@ -68,7 +65,7 @@ export async function fill(page: Page, selector: string, value: string, options:
 
 /** Clicks `selector` and waits for the navigation it starts (a form submit or a link). */
 export async function clickAndNavigate(page: Page, selector: string, options: WaitOptions): Promise<void> {
-  const timeout = options.timeoutMs ?? STEP_TIMEOUT_MS;
+  const timeout = options.timeoutMs ?? page.getDefaultTimeout();
   try {
     await Promise.all([
       page.waitForNavigation({ timeout, signal: options.signal }),
@@ -93,7 +90,7 @@ export async function firstOf<K extends string>(
     const handle = await page.waitForFunction(
       (list: [string, string][]) =>
         list.find(([, selector]) => document.querySelector(selector))?.[0] ?? false,
-      { timeout: options.timeoutMs ?? STEP_TIMEOUT_MS, signal: options.signal, polling: "mutation" },
+      { timeout: options.timeoutMs ?? page.getDefaultTimeout(), signal: options.signal, polling: "mutation" },
       entries,
     );
     const found = await handle.jsonValue();
@@ -127,13 +124,13 @@ export async function screenshotElement(
   try {
     element = await page.waitForSelector(selector, {
       visible: true,
-      timeout: options.timeoutMs ?? STEP_TIMEOUT_MS,
+      timeout: options.timeoutMs ?? page.getDefaultTimeout(),
       signal: options.signal,
     });
     if (!element) throw new FlowError(`The portal did not show ${selector}`, { step: options.step });
     await page.waitForFunction(
       (el: PageElement) => el.tagName !== "IMG" || (el.complete === true && (el.naturalWidth ?? 0) > 0),
-      { timeout: options.timeoutMs ?? STEP_TIMEOUT_MS, signal: options.signal, polling: 100 },
+      { timeout: options.timeoutMs ?? page.getDefaultTimeout(), signal: options.signal, polling: 100 },
       element,
     );
     return await element.screenshot({ type: "png" });
@@ -167,7 +164,7 @@ export async function fetchInPage(page: Page, url: string, options: WaitOptions)
       return { status: res.status, contentType: res.headers.get("content-type") ?? "", base64: btoa(binary) };
     },
     url,
-    options.timeoutMs ?? STEP_TIMEOUT_MS,
+    options.timeoutMs ?? page.getDefaultTimeout(),
   );
   if (result.status < 200 || result.status > 299) {
     throw new FlowError(`The portal answered ${result.status} for ${new URL(url).pathname}`, {

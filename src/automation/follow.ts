@@ -1,0 +1,193 @@
+/**
+ * The one way to follow a session: replay the stored events after a `seq`, then the live ones, in order,
+ * without gaps or repeats, and end after the final status. REST long-poll, SSE, WebSocket and every legacy
+ * adapter follow through here. Events of a session this instance runs wake followers at once (the hub);
+ * a session run by another instance is read from the database every `remotePollMs` until the cross-instance
+ * channel (LISTEN/NOTIFY) feeds the hub too.
+ */
+import type { Logger } from "../log.ts";
+import type { EventHub, SessionEvent, SessionListener } from "./hub.ts";
+import type { SessionStore } from "./session_store.ts";
+import { isFinalStatus } from "./status.ts";
+
+/** What a follower reads from. */
+export interface FollowSource {
+  store: SessionStore;
+  hub: EventHub;
+  log: Logger;
+  /** True when this instance runs `id`, so every event it appends reaches the hub. */
+  isLocal(id: string): boolean;
+  /** The `image` event of `id`'s open prompt, when this instance holds one with an image. */
+  currentImage(id: string): SessionEvent | undefined;
+  /** How often a session run elsewhere is re-read (ms). */
+  remotePollMs?: number;
+}
+
+/** Options of a follow. */
+export interface FollowOptions {
+  /** Replay stored events after this seq (0: from the start). */
+  after?: number;
+  /** Stops the follow (the iterator ends). */
+  signal?: AbortSignal;
+}
+
+/** True for the stored status event that ends a session. */
+export function isFinalEvent(event: SessionEvent): boolean {
+  return event.type === "status" && isFinalStatus(String(event.data.status));
+}
+
+const REPLAY_PAGE = 1000;
+
+/** Follows sessions; see the module comment. */
+export class Follower {
+  readonly #src: FollowSource;
+
+  constructor(source: FollowSource) {
+    this.#src = source;
+  }
+
+  /** The events of `id` after `options.after`, then live ones; ends after the final status or on abort. */
+  async *follow(id: string, options: FollowOptions = {}): AsyncGenerator<SessionEvent> {
+    const { store, hub } = this.#src;
+    const inbox = new Inbox<SessionEvent>();
+    const off = hub.subscribe(id, (event) => inbox.push(event));
+    const stop = () => inbox.close();
+    options.signal?.addEventListener("abort", stop, { once: true });
+    if (options.signal?.aborted) stop();
+    let last = options.after ?? 0;
+    try {
+      for (;;) {
+        const page = await store.events(id, last, REPLAY_PAGE);
+        for (const event of page) {
+          yield event;
+          last = event.seq;
+          if (isFinalEvent(event)) return;
+        }
+        if (page.length < REPLAY_PAGE || inbox.closed) break;
+      }
+      // Live events that came during the replay: the stored ones not replayed yet; stale frames are dropped.
+      for (const event of inbox.drain()) {
+        if (event.ephemeral || event.seq <= last) continue;
+        yield event;
+        last = event.seq;
+        if (isFinalEvent(event)) return;
+      }
+      const image = this.#src.currentImage(id);
+      if (image) yield image;
+      if (!this.#src.isLocal(id)) {
+        yield* this.#pollRemote(id, last, inbox);
+        return;
+      }
+      for (;;) {
+        const event = await inbox.next();
+        if (!event) return;
+        if (!event.ephemeral) {
+          if (event.seq <= last) continue;
+          last = event.seq;
+        }
+        yield event;
+        if (isFinalEvent(event)) return;
+      }
+    } finally {
+      off();
+      options.signal?.removeEventListener("abort", stop);
+    }
+  }
+
+  /** A session run elsewhere (or already ended): read its log until the final status. */
+  async *#pollRemote(id: string, after: number, inbox: Inbox<SessionEvent>): AsyncGenerator<SessionEvent> {
+    const { store } = this.#src;
+    let last = after;
+    while (!inbox.closed) {
+      const page = await store.events(id, last, REPLAY_PAGE);
+      for (const event of page) {
+        yield event;
+        last = event.seq;
+        if (isFinalEvent(event)) return;
+      }
+      if (page.length) continue;
+      const row = await store.row(id);
+      if (isFinalStatus(row.status) && row.seq <= last) return;
+      await inbox.wait(this.#src.remotePollMs ?? 1000);
+    }
+  }
+
+  /** Calls `listener` with each followed event; returns the function that stops following. */
+  subscribe(id: string, afterSeq: number, listener: SessionListener): () => void {
+    const stop = new AbortController();
+    void (async () => {
+      for await (const event of this.follow(id, { after: afterSeq, signal: stop.signal })) {
+        if (stop.signal.aborted) return;
+        try {
+          listener(event);
+        } catch (err) {
+          this.#src.log.error("session follower failed", { session_id: id, error: err });
+        }
+      }
+    })().catch((err) => this.#src.log.error("session follow failed", { session_id: id, error: err }));
+    return () => stop.abort();
+  }
+
+  /** Resolves at the first stored event after `afterSeq`, at the session's end, on timeout or on abort. */
+  async waitForEvent(id: string, afterSeq: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (timeoutMs <= 0 || signal?.aborted) return;
+    const stop = new AbortController();
+    const timer = setTimeout(() => stop.abort(), timeoutMs);
+    const onAbort = () => stop.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      for await (const event of this.follow(id, { after: afterSeq, signal: stop.signal })) {
+        if (!event.ephemeral) return;
+      }
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+}
+
+/** A queue with one waiting reader: pushes wake it; close ends it. */
+class Inbox<T> {
+  #items: T[] = [];
+  #wake?: () => void;
+  closed = false;
+
+  push(item: T): void {
+    if (this.closed) return;
+    this.#items.push(item);
+    this.#wake?.();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.#wake?.();
+  }
+
+  drain(): T[] {
+    return this.#items.splice(0);
+  }
+
+  /** The next item, or undefined once closed. */
+  async next(): Promise<T | undefined> {
+    while (!this.#items.length) {
+      if (this.closed) return undefined;
+      await this.wait();
+    }
+    return this.#items.shift();
+  }
+
+  /** Waits for a push or a close, at most `ms` when given. */
+  wait(ms?: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = ms === undefined ? undefined : setTimeout(done, ms);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        if (self.#wake === done) self.#wake = undefined;
+        resolve();
+      }
+      this.#wake = done;
+      if (this.closed || this.#items.length) done();
+    });
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * How automation sessions end: cancel, timeouts, the queue limit, browser crashes, flow errors, remote browsers.
+ * One browser pool per file (see withSharedBrowser); every step must leave no browser context open.
+ */
+import assert from "node:assert/strict";
+import puppeteer from "puppeteer-core";
+import { automationSessions } from "../db/schema.ts";
+import { BrowserPool } from "../src/automation/pool.ts";
+import { BROWSER_CRASHED } from "../src/automation/runtime.ts";
+import { createLogger } from "../src/log.ts";
+import { problem } from "./helpers.ts";
+import { ADMIN, automationApp, waitFor, withSharedBrowser } from "./automation_fixtures.ts";
+
+// deno-lint-ignore no-explicit-any
+type Json = Record<string, any>;
+
+Deno.test("the life and end of automation sessions, with real Chromium", async (t) => {
+  const pool = await withSharedBrowser(t, async ({ spec, pool, portal }) => {
+    await spec(
+      "DELETE /api/v1/sessions/:id cancels and has closed the browser context when it answers",
+      async () => {
+        await using a = await automationApp(pool, portal.url);
+        const { id } = await a.automation.sessions.start("admin", "test-hang", {});
+        await waitFor(async () => (await a.automation.sessions.get(id)).progress === 5, "the page to open");
+        assert.equal(pool.openContexts, 1);
+        assert.equal(pool.browser!.browserContexts().length, 2);
+        const res = await a.json("DELETE", `/api/v1/sessions/${id}`, undefined, ADMIN);
+        assert.equal(res.status, 200);
+        const body = await res.json();
+        assert.equal(body.status, "cancelled");
+        assert.equal(pool.openContexts, 0);
+        assert.equal(pool.browser!.browserContexts().length, 1);
+        // The reaper closes contexts nobody owns (e.g. leaked by a failed open).
+        await pool.browser!.createBrowserContext();
+        assert.equal(pool.browser!.browserContexts().length, 2);
+        await a.automation.reaper.tick();
+        assert.equal(pool.browser!.browserContexts().length, 1);
+        const again = await a.json("DELETE", `/api/v1/sessions/${id}`, undefined, ADMIN);
+        assert.equal((await again.json()).status, "cancelled", "cancelling twice changes nothing");
+        const answer = await a.json(
+          "POST",
+          `/api/v1/sessions/${id}/input`,
+          { prompt: "p_x", value: "1" },
+          ADMIN,
+        );
+        assert.equal(answer.status, 409);
+        await answer.body?.cancel();
+      },
+    );
+
+    await spec(
+      "an unanswered prompt ends the session as expired after SESSION_PROMPT_TIMEOUT_S",
+      async () => {
+        await using a = await automationApp(pool, portal.url, { SESSION_PROMPT_TIMEOUT_S: "240" });
+        const { id } = await a.automation.sessions.start("admin", "test-ask-code", { name: "Tim" });
+        await waitFor(async () => (await a.automation.sessions.get(id)).prompt, "the prompt");
+        a.clock.advance(239_000);
+        await a.automation.reaper.tick();
+        assert.equal((await a.automation.sessions.get(id)).status, "waiting");
+        a.clock.advance(2_000);
+        const s = await waitFor(async () => {
+          const v = await a.automation.sessions.get(id);
+          return v.status === "expired" && v;
+        }, "expiry");
+        assert.equal(s.error, "No answer to the code prompt within 240 s");
+        assert.equal(s.prompt, null);
+        assert.equal(pool.openContexts, 0);
+      },
+    );
+
+    await spec("a session ends as expired after SESSION_MAX_S, even when queued or busy", async () => {
+      await using a = await automationApp(pool, portal.url, { SESSION_MAX_S: "60", MAX_SESSIONS: "1" });
+      const busy = await a.automation.sessions.start("admin", "test-hang", {});
+      const queued = await a.automation.sessions.start("admin", "test-hang", {});
+      await waitFor(
+        async () => (await a.automation.sessions.get(busy.id)).progress === 5,
+        "the page to open",
+      );
+      assert.equal((await a.automation.sessions.get(queued.id)).status, "queued");
+      a.clock.advance(60_000);
+      for (const id of [busy.id, queued.id]) {
+        const s = await waitFor(async () => {
+          const v = await a.automation.sessions.get(id);
+          return v.status === "expired" && v;
+        }, "expiry");
+        assert.equal(s.error, "The session reached its maximum lifetime of 60 s");
+      }
+      assert.equal(pool.openContexts, 0);
+      assert.equal(pool.browser!.browserContexts().length, 1);
+    });
+
+    await spec(
+      "POST /api/v1/sessions answers 429 with Retry-After when MAX_SESSIONS run and MAX_QUEUE wait",
+      async () => {
+        await using a = await automationApp(pool, portal.url, { MAX_SESSIONS: "1", MAX_QUEUE: "1" });
+        const first =
+          await (await a.json("POST", "/api/v1/sessions", { flow: "test-hang", input: {} }, ADMIN)).json();
+        const second = await a.json("POST", "/api/v1/sessions", { flow: "test-hang", input: {} }, ADMIN);
+        assert.equal(second.status, 201);
+        const queued = await second.json();
+        assert.equal(queued.status, "queued");
+        const third = await a.json("POST", "/api/v1/sessions", { flow: "test-hang", input: {} }, ADMIN);
+        assert.equal(third.status, 429);
+        assert.equal(third.headers.get("retry-after"), "10");
+        assert.match(
+          (await problem(third)).detail as string,
+          /browser pool is full \(1 of 1 running, 1 of 1 queued\)/,
+        );
+        await a.automation.sessions.cancel(first.id);
+        await waitFor(
+          async () => (await a.automation.sessions.get(queued.id)).progress === 5,
+          "the queued one to run",
+        );
+        await a.automation.sessions.cancel(queued.id);
+      },
+    );
+
+    await spec(
+      "a killed browser fails its sessions with a clear error, and the next session gets a new browser",
+      async () => {
+        await using a = await automationApp(pool, portal.url);
+        const { id } = await a.automation.sessions.start("admin", "test-hang", {});
+        await waitFor(async () => (await a.automation.sessions.get(id)).progress === 5, "the page to open");
+        const old = pool.browser!;
+        old.process()!.kill("SIGKILL");
+        const s = await waitFor(async () => {
+          const v = await a.automation.sessions.get(id);
+          return v.status === "failed" && v;
+        }, "the failure");
+        assert.equal(s.error, BROWSER_CRASHED);
+        assert.equal(pool.openContexts, 0);
+        const next = await a.automation.sessions.start("admin", "test-quick", { n: 1 });
+        const done = await waitFor(async () => {
+          const v = await a.automation.sessions.get(next.id);
+          return v.finished_at ? v : null;
+        }, "the next session");
+        assert.equal(done.status, "succeeded", done.error ?? "");
+        assert.notEqual(pool.browser, old);
+      },
+    );
+
+    await spec(
+      "a flow's FlowError fails the session with its message and step; other errors are reported generically",
+      async () => {
+        await using a = await automationApp(pool, portal.url);
+        const e1 = await a.automation.sessions.start("admin", "test-fail", {});
+        const e2 = await a.automation.sessions.start("admin", "test-fail", { expected: false });
+        const ended = async (id: string) => {
+          const v = await a.automation.sessions.get(id);
+          return v.finished_at ? v : null;
+        };
+        const f1 = await waitFor(() => ended(e1.id), "fail 1");
+        const f2 = await waitFor(() => ended(e2.id), "fail 2");
+        assert.deepEqual([f1.status, f1.error, f1.error_step], [
+          "failed",
+          "No vehicle found with plate ZZZ999",
+          "search",
+        ]);
+        assert.deepEqual([f2.status, f2.error], ["failed", "The flow test-fail failed unexpectedly: boom"]);
+      },
+    );
+
+    await spec("extend() pushes back the session and prompt deadlines", async () => {
+      await using a = await automationApp(pool, portal.url, { SESSION_PROMPT_TIMEOUT_S: "240" });
+      const { id } = await a.automation.sessions.start("admin", "test-ask-code", { name: "Ext" });
+      await waitFor(async () => (await a.automation.sessions.get(id)).prompt, "the prompt");
+      const extended = await a.automation.sessions.extend(id, 100);
+      assert.equal(Date.parse(extended.expires_at), a.clock.now().getTime() + 1000_000);
+      a.clock.advance(300_000);
+      await a.automation.reaper.tick();
+      assert.equal((await a.automation.sessions.get(id)).status, "waiting");
+      a.clock.advance(41_000);
+      await waitFor(async () => (await a.automation.sessions.get(id)).status === "expired", "expiry");
+      const log = await a.automation.sessions.events(id);
+      assert.ok(log.some((e) => e.type === "extended"));
+    });
+
+    await spec("a missing Chromium fails the session with a message saying what to set", async () => {
+      await using broken = new BrowserPool({
+        executablePath: "/nonexistent/chrome",
+        log: createLogger("silent"),
+      });
+      await using a = await automationApp(broken, portal.url);
+      const { id } = await a.automation.sessions.start("admin", "test-quick", { n: 1 });
+      const s = await waitFor(async () => {
+        const v = await a.automation.sessions.get(id);
+        return v.finished_at ? v : null;
+      }, "the failure");
+      assert.equal(s.status, "failed");
+      assert.equal(s.error, "Cannot start the browser: CHROME_PATH /nonexistent/chrome does not exist");
+    });
+
+    await spec(
+      "BROWSER_WS_ENDPOINT: sessions run in a remote browser, which the pool leaves running",
+      async () => {
+        const remote = await puppeteer.launch({
+          executablePath: "/usr/bin/chromium",
+          headless: true,
+          args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+          handleSIGINT: false,
+          handleSIGTERM: false,
+          handleSIGHUP: false,
+        });
+        try {
+          const remotePool = new BrowserPool({
+            wsEndpoint: remote.wsEndpoint(),
+            log: createLogger("silent"),
+          });
+          {
+            await using a = await automationApp(remotePool, portal.url);
+            const { id } = await a.automation.sessions.start("admin", "test-quick", { n: 7 });
+            const s = await waitFor(async () => {
+              const v = await a.automation.sessions.get(id);
+              return v.finished_at ? v : null;
+            }, "the remote session");
+            assert.equal(s.status, "succeeded", s.error ?? "");
+            assert.deepEqual(s.result, { n: 7, two: 2 });
+          }
+          await remotePool.close();
+          assert.ok(remote.connected, "closing the pool does not close a remote browser");
+          assert.equal(remote.browserContexts().length, 1);
+        } finally {
+          await remote.close();
+        }
+      },
+    );
+
+    await spec("after 200 sessions the browser holds no context but its default one", async () => {
+      await using a = await automationApp(pool, portal.url, { MAX_SESSIONS: "8", MAX_QUEUE: "200" });
+      const ids: string[] = [];
+      for (let n = 0; n < 200; n++) {
+        ids.push((await a.automation.sessions.start("admin", "test-quick", { n })).id);
+      }
+      await waitFor(
+        async () => {
+          const rows = await a.db.db.select({ status: automationSessions.status }).from(automationSessions);
+          return rows.every((r) => r.status === "succeeded" || r.status === "failed");
+        },
+        "200 sessions to end",
+        180_000, // ~45 s on an idle 2-core machine; the slack is for a busy one
+      );
+      const rows = await a.automation.sessions.list({ limit: 200 });
+      assert.equal(rows.filter((r) => r.status === "succeeded").length, 200);
+      assert.deepEqual(rows.map((r) => (r.result as Json).n).sort((x, y) => x - y), ids.map((_, i) => i));
+      assert.equal(pool.openContexts, 0);
+      assert.equal(pool.browser!.browserContexts().length, 1);
+    });
+  });
+  assert.ok(pool.profileDirs.length >= 2, "the crash test relaunched the browser");
+});
