@@ -13,7 +13,8 @@ RUN deno install --frozen
 COPY . .
 RUN deno cache src/main.ts && mkdir -p /data && chown -R deno:deno /data /app
 
-ENV ENV=production PORT=8000 DATA_DIR=/data CHROME_PATH=/usr/bin/chromium
+# The demo portal is a development aid: off in the image (it is off by default in production anyway).
+ENV ENV=production PORT=8000 DATA_DIR=/data CHROME_PATH=/usr/bin/chromium DEMO_PORTAL=false
 USER deno
 EXPOSE 8000
 # SIGTERM triggers the graceful shutdown in src/main.ts.

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import puppeteer from "puppeteer-core";
 import { builtinFlows } from "../src/automation/flows/mod.ts";
 import { type Automation, createAutomation } from "../src/automation/mod.ts";
-import { BrowserPool, CHROME_FLAGS } from "../src/automation/pool.ts";
+import { BrowserPool, CHROME_FLAGS, findChrome } from "../src/automation/pool.ts";
+import { DEMO_LOGIN } from "../src/demo/mod.ts";
 import { createLogger } from "../src/log.ts";
 import { testApp } from "./helpers.ts";
 
@@ -21,13 +22,14 @@ Deno.test({
           flows: builtinFlows,
           pool,
           portalUrl: `${base}/demo`,
+          secrets: { "vehicle-lookup": { ...DEMO_LOGIN } }, // as main.ts gives flows pointed at the demo
         });
         return { automation, clock: { now: () => new Date() } };
       },
     });
     fetcher = t.app.fetch;
     const viewer = await puppeteer.launch({
-      executablePath: "/usr/bin/chromium",
+      executablePath: await findChrome(),
       args: CHROME_FLAGS,
     });
     try {

@@ -6,12 +6,13 @@
 import { Hono } from "hono";
 import puppeteer, { type Browser } from "puppeteer-core";
 import type { Answer, Flow, FlowContext, PromptHandle, PromptSpec } from "../src/automation/flow.ts";
-import { CHROME_FLAGS } from "../src/automation/pool.ts";
+import { CHROME_FLAGS, findChrome } from "../src/automation/pool.ts";
 import { type DemoDebugSnapshot, demoPortal } from "../src/demo/mod.ts";
+import { loadConfig } from "../src/config.ts";
 
 /** Launches Debian's Chromium; `await using` closes it. */
 export async function launchBrowser(): Promise<Browser> {
-  return await puppeteer.launch({ executablePath: "/usr/bin/chromium", headless: true, args: CHROME_FLAGS });
+  return await puppeteer.launch({ executablePath: await findChrome(), headless: true, args: CHROME_FLAGS });
 }
 
 /** The demo portal on 127.0.0.1, port 0, mounted at /demo like the main app does. */
@@ -26,17 +27,26 @@ export interface DemoServer extends AsyncDisposable {
   advance(ms: number): void;
   /** Stops the portal's clock (the BankID QR then stops changing). */
   freeze(): void;
+  /** performance.now() of each BankID QR refresh the page fetched (GET /demo/booking/qr/:token). */
+  readonly qrPolls: number[];
 }
 
 /** Serves a fresh demo portal (its own state) until disposed. */
 export function serveDemo(): DemoServer {
   let offset = 0;
   let frozenAt: number | undefined;
-  const app = new Hono().route("/demo", demoPortal({ now: () => frozenAt ?? Date.now() + offset }));
+  const qrPolls: number[] = [];
+  const app = new Hono()
+    .use("/demo/booking/qr/*", async (_c, next) => {
+      await next();
+      qrPolls.push(performance.now());
+    })
+    .route("/demo", demoPortal({ now: () => frozenAt ?? Date.now() + offset }));
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, app.fetch);
   const url = `http://127.0.0.1:${server.addr.port}/demo`;
   return {
     url,
+    qrPolls,
     async debug() {
       const res = await fetch(`${url}/_debug`);
       if (!res.ok) throw new Error(`GET /_debug answered ${res.status}`);
@@ -147,6 +157,7 @@ export async function runFlow(browser: Browser, flow: Flow, options: RunOptions)
   const context = await browser.createBrowserContext();
   try {
     const page = await context.newPage();
+    page.setDefaultTimeout(loadConfig({}).FLOW_STEP_TIMEOUT_S * 1000); // as a session sets it
     const ctx: FlowContext<unknown> = {
       page,
       input,

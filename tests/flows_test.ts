@@ -4,6 +4,7 @@ import { apiAccess, builtinFlows, examBooking, vehicleLookup } from "../src/auto
 import {
   type Answerer,
   approveQrAfter,
+  type DemoServer,
   distinctImages,
   type FlowRecord,
   launchBrowser,
@@ -38,14 +39,17 @@ function answers(by: Partial<Record<RecordedPrompt["spec"]["kind"], Answerer>>):
   };
 }
 
-/** The prompt got an image at least once a second from opening to closing. */
-function assertAtLeastOnePerSecond(prompt: RecordedPrompt): void {
+/**
+ * Every QR refresh the page fetched while the prompt was open reached the prompt as a frame (the page
+ * refreshes its QR every second, so this is the "at least once a second" rule, counted by events).
+ */
+function assertEveryRefreshForwarded(prompt: RecordedPrompt, portal: DemoServer): void {
   assert.ok(prompt.closedAt !== undefined, "the flow closed the QR prompt");
-  const times = [...prompt.images.map((i) => i.at), prompt.closedAt];
-  const gaps = times.slice(1).map((at, i) => at - times[i]);
+  const refreshes = portal.qrPolls.filter((at) => at > prompt.openedAt && at < prompt.closedAt!).length;
+  assert.ok(refreshes >= 2, `the page refreshed its QR ${refreshes} times while the prompt was open`);
   assert.ok(
-    Math.max(...gaps) < 1000,
-    `gaps between QR images: ${gaps.map((g) => g.toFixed(0)).join(", ")} ms`,
+    prompt.images.length >= refreshes,
+    `${prompt.images.length} QR images for ${refreshes} page refreshes (the first image is the prompt's own)`,
   );
 }
 
@@ -362,7 +366,7 @@ Deno.test("built-in flows run end to end in Chromium against the demo portal", a
       assert.ok(qr.spec.image && isPng(qr.spec.image));
       assert.ok(distinctImages(qr) >= 3, `${distinctImages(qr)} distinct QR images`);
       assert.ok(qr.images.every((i) => isPng(i.png)));
-      assertAtLeastOnePerSecond(qr);
+      assertEveryRefreshForwarded(qr, portal);
 
       const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
       const booking = record.result as Record<string, string>;
@@ -397,7 +401,7 @@ Deno.test("built-in flows run end to end in Chromium against the demo portal", a
       assert.equal(record.error, undefined, String(record.error));
       const qr = record.prompts[0];
       assert.equal(distinctImages(qr), 1);
-      assertAtLeastOnePerSecond(qr);
+      assertEveryRefreshForwarded(qr, portal);
     },
   );
 
@@ -460,7 +464,7 @@ Deno.test("built-in flows run end to end in Chromium against the demo portal", a
   );
 
   await t.step(
-    "exam-booking stops within 2 s when the session is cancelled while waiting for BankID",
+    "exam-booking stops at once when the session is cancelled while waiting for BankID",
     async () => {
       await using portal = serveDemo();
       const cancel = new AbortController();
@@ -479,8 +483,10 @@ Deno.test("built-in flows run end to end in Chromium against the demo portal", a
       });
       assert.ok(record.error instanceof Error && record.error.name === "AbortError", String(record.error));
       assert.ok(!(record.error instanceof FlowError));
-      const stoppedAfter = performance.now() - cancelledAt;
-      assert.ok(stoppedAfter < 2000, `stopped ${stoppedAfter.toFixed(0)} ms after the cancel`);
+      // Stopped at once: at most the frame already being captured arrives after the cancel, while the
+      // page went on refreshing its QR until the harness closed it.
+      const late = record.prompts[0].images.filter((i) => i.at > cancelledAt).length;
+      assert.ok(late <= 1, `${late} QR frames after the cancel`);
       assert.equal((await portal.debug()).qr[0].approved, false);
     },
   );

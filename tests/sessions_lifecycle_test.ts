@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import puppeteer from "puppeteer-core";
 import { automationSessions } from "../db/schema.ts";
-import { BrowserPool } from "../src/automation/pool.ts";
+import { BrowserPool, findChrome } from "../src/automation/pool.ts";
 import { BROWSER_CRASHED } from "../src/automation/runtime.ts";
 import { createLogger } from "../src/log.ts";
 import { problem } from "./helpers.ts";
@@ -194,7 +194,7 @@ Deno.test("the life and end of automation sessions, with real Chromium", async (
       "BROWSER_WS_ENDPOINT: sessions run in a remote browser, which the pool leaves running",
       async () => {
         const remote = await puppeteer.launch({
-          executablePath: "/usr/bin/chromium",
+          executablePath: await findChrome(),
           headless: true,
           args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
           handleSIGINT: false,

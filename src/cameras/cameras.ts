@@ -39,15 +39,8 @@ export interface ViewerLimit {
 type CameraDeps = Pick<Deps, "db" | "clock" | "events">;
 type Row = typeof cameras.$inferSelect;
 
-function toCamera(row: Row): Camera {
-  return {
-    id: row.id,
-    stream: row.stream,
-    title: row.title,
-    location: row.location,
-    created_at: row.createdAt.toISOString(),
-    updated_at: row.updatedAt.toISOString(),
-  };
+function toCamera({ createdAt, updatedAt, ...fields }: Row): Camera {
+  return { ...fields, created_at: createdAt.toISOString(), updated_at: updatedAt.toISOString() };
 }
 
 function duplicateStream(stream: string) {
