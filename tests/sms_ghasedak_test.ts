@@ -19,14 +19,28 @@ function appOn(gw: FakeGhasedak, config: Record<string, string> = {}): Promise<T
   return testApp({ config: all, deps: () => ({ sms: smsFromConfig(testConfig(all)) }) });
 }
 
-Deno.test("ghasedak sends the code to an Iranian 09… number in national form and the code logs in", async () => {
-  await using gw = new FakeGhasedak();
-  await using t = await appOn(gw);
-  const res = await t.json("POST", "/api/v1/otp/request", { phone: "09121234567" });
+/** Asks for a code for `phone` and returns the one message Ghasedak received for it. */
+async function sentTo(t: TestApp, gw: FakeGhasedak, phone: string) {
+  const res = await t.json("POST", "/api/v1/otp/request", { phone });
   assert.equal(res.status, 202);
   await res.body?.cancel();
   assert.equal(gw.sent.length, 1);
-  const [sms] = gw.sent;
+  return gw.sent[0];
+}
+
+/** Asks for a code that cannot be sent: asserts the 502 problem and that no code is stored; returns its detail. */
+async function failedRequest(t: TestApp): Promise<unknown> {
+  const res = await t.json("POST", "/api/v1/otp/request", { phone: "09121234567" });
+  assert.equal(res.status, 502);
+  const { detail } = await problem(res);
+  assert.equal((await t.db.db.select().from(otpCodes)).length, 0, "no usable code may remain");
+  return detail;
+}
+
+Deno.test("ghasedak sends the code to an Iranian 09… number in national form and the code logs in", async () => {
+  await using gw = new FakeGhasedak();
+  await using t = await appOn(gw);
+  const sms = await sentTo(t, gw, "09121234567");
   assert.equal(sms.receptor, "09121234567");
   assert.equal(sms.lineNumber, "30005088");
   assert.match(sms.message, /^Your gatehouse code is \d{6}$/);
@@ -39,40 +53,27 @@ Deno.test("ghasedak sends the code to an Iranian 09… number in national form a
 Deno.test("ghasedak receives a Persian OTP_MESSAGE exactly as written", async () => {
   await using gw = new FakeGhasedak();
   await using t = await appOn(gw, { OTP_MESSAGE: "کد ورود شما: {code}\nقاصدک" });
-  const res = await t.json("POST", "/api/v1/otp/request", { phone: "+989121234567" });
-  assert.equal(res.status, 202);
-  await res.body?.cancel();
-  const code = gw.sent[0].message.match(/\d{6}/)![0];
-  assert.equal(gw.sent[0].message, `کد ورود شما: ${code}\nقاصدک`);
+  const { message } = await sentTo(t, gw, "+989121234567");
+  const code = message.match(/\d{6}/)![0];
+  assert.equal(message, `کد ورود شما: ${code}\nقاصدک`);
 });
 
 Deno.test("ghasedak gets numbers outside Iran in E.164, and no lineNumber when none is configured", async () => {
   await using gw = new FakeGhasedak();
   await using t = await appOn(gw, { GHASEDAK_LINE_NUMBER: "" });
-  const res = await t.json("POST", "/api/v1/otp/request", { phone: "+36201234567" });
-  assert.equal(res.status, 202);
-  await res.body?.cancel();
-  assert.equal(gw.sent[0].receptor, "+36201234567");
-  assert.equal(gw.sent[0].lineNumber, null);
+  const sms = await sentTo(t, gw, "+36201234567");
+  assert.equal(sms.receptor, "+36201234567");
+  assert.equal(sms.lineNumber, null);
 });
 
 Deno.test("a wrong Ghasedak API key answers 502 problem and leaves no usable code", async () => {
   await using gw = new FakeGhasedak({ apiKey: "the-real-key" });
   await using t = await appOn(gw);
-  const res = await t.json("POST", "/api/v1/otp/request", { phone: "09121234567" });
-  assert.equal(res.status, 502);
-  const p = await problem(res);
-  assert.equal(
-    p.detail,
-    "The code could not be sent: SMS provider ghasedak answered HTTP 401 (StatusCode 401)",
-  );
-  assert.equal(gw.requests, 1);
+  const detail = "The code could not be sent: SMS provider ghasedak answered HTTP 401 (StatusCode 401)";
+  assert.equal(await failedRequest(t), detail);
   assert.equal(gw.sent.length, 0);
-  assert.equal((await t.db.db.select().from(otpCodes)).length, 0);
-  // The failed send does not count as a send: a retry is not held back by the cooldown (429).
-  const again = await t.json("POST", "/api/v1/otp/request", { phone: "09121234567" });
-  assert.equal(again.status, 502, "still the wrong key");
-  await again.body?.cancel();
+  // The failed send does not count as a send: the retry reaches Ghasedak, not the cooldown's 429.
+  assert.equal(await failedRequest(t), detail);
   assert.equal(gw.requests, 2);
 });
 
@@ -80,35 +81,24 @@ Deno.test("a Ghasedak server error answers 502", async () => {
   await using gw = new FakeGhasedak();
   gw.mode = "error";
   await using t = await appOn(gw);
-  const res = await t.json("POST", "/api/v1/otp/request", { phone: "09121234567" });
-  assert.equal(res.status, 502);
-  assert.equal(
-    (await problem(res)).detail,
-    "The code could not be sent: SMS provider ghasedak answered HTTP 500",
-  );
-  assert.equal((await t.db.db.select().from(otpCodes)).length, 0);
+  assert.equal(await failedRequest(t), "The code could not be sent: SMS provider ghasedak answered HTTP 500");
 });
 
 Deno.test("a Ghasedak refusal inside an HTTP 200 (IsSuccess false) answers 502", async () => {
   await using gw = new FakeGhasedak();
   gw.mode = "refuse";
   await using t = await appOn(gw);
-  const res = await t.json("POST", "/api/v1/otp/request", { phone: "09121234567" });
-  assert.equal(res.status, 502);
   assert.equal(
-    (await problem(res)).detail,
+    await failedRequest(t),
     "The code could not be sent: SMS provider ghasedak refused the message (StatusCode 400)",
   );
-  assert.equal((await t.db.db.select().from(otpCodes)).length, 0);
 });
 
 Deno.test("a Ghasedak that does not answer within SMS_TIMEOUT_MS answers 502, and a closed port too", async () => {
   await using gw = new FakeGhasedak();
   gw.mode = "hang";
   await using t = await appOn(gw, { SMS_TIMEOUT_MS: "200" });
-  const res = await t.json("POST", "/api/v1/otp/request", { phone: "09121234567" });
-  assert.equal(res.status, 502);
-  assert.equal((await problem(res)).detail, "The code could not be sent: SMS provider ghasedak timed out");
+  assert.equal(await failedRequest(t), "The code could not be sent: SMS provider ghasedak timed out");
   const closed = smsFromConfig(testConfig({
     SMS_PROVIDER: "ghasedak",
     GHASEDAK_API_KEY: "k",
