@@ -40,8 +40,10 @@ export const configSchema = z.object({
   OTP_MESSAGE: z.string().default("Your gatehouse code is {code}").refine((s) => s.includes("{code}"), {
     message: "OTP_MESSAGE must contain {code}",
   }),
+  /** Digits of the codes sent to the old mobile apps (`POST /api/otprequest`): their old backends sent 4. */
+  LEGACY_OTP_LENGTH: int(4, 4).pipe(z.number().max(10)),
 
-  SMS_PROVIDER: z.enum(["console", "kannel", "http", "twilio"]).default("console"),
+  SMS_PROVIDER: z.enum(["console", "kannel", "http", "twilio", "ghasedak"]).default("console"),
   SMS_TIMEOUT_MS: int(10_000, 1),
   KANNEL_URL: optionalUrl,
   KANNEL_USER: z.string().optional(),
@@ -53,6 +55,11 @@ export const configSchema = z.object({
   TWILIO_FROM: z.string().optional(),
   TWILIO_MESSAGING_SERVICE_SID: z.string().optional(),
   TWILIO_BASE_URL: z.url().default("https://api.twilio.com"),
+  /** Ghasedak's web service (SendSingleSMS with an `ApiKey` header); see src/otp/sms.ts. */
+  GHASEDAK_API_KEY: z.string().optional(),
+  /** The sending line; unset, none is sent and Ghasedak chooses (its docs: the account's line of highest priority). */
+  GHASEDAK_LINE_NUMBER: z.string().optional(),
+  GHASEDAK_BASE_URL: z.url().default("https://gateway.ghasedak.me").transform((u) => u.replace(/\/+$/, "")),
 
   // ---- devices (GPS trackers, Traccar, USSD balance, scheduled commands)
   TRACCAR_URL: optionalUrl,
@@ -69,6 +76,31 @@ export const configSchema = z.object({
   DEVICE_INIT_COMMAND: z.string().max(1024).optional(),
   SCHEDULER_INTERVAL_S: int(10, 1),
   DEVICE_EVENT_HISTORY: int(100, 1),
+  // ---- fota
+  /**
+   * How to read firmware strings that are not versions (`GT06_V2.0_20200101`): a RegExp whose capture groups,
+   * joined with `.`, give the comparable version (see src/fota/version.ts parseReportedVersion).
+   */
+  FOTA_VERSION_PATTERN: z.string().max(500).optional().transform((s, ctx) => {
+    if (s === undefined) return undefined;
+    try {
+      const re = new RegExp(s);
+      if (new RegExp(`${s}|`).exec("")!.length < 2) {
+        ctx.addIssue({
+          code: "custom",
+          message: "FOTA_VERSION_PATTERN needs a capture group, e.g. _V(\\d+(?:\\.\\d+)*)_",
+        });
+        return z.NEVER;
+      }
+      return re;
+    } catch (err) {
+      ctx.addIssue({
+        code: "custom",
+        message: `FOTA_VERSION_PATTERN is not a valid RegExp: ${(err as Error).message}`,
+      });
+      return z.NEVER;
+    }
+  }),
   // ---- automation (browser pool, sessions, webhooks)
   CHROME_PATH: z.string().optional(),
   BROWSER_WS_ENDPOINT: z.string().regex(/^wss?:\/\//, "must be a ws:// or wss:// URL").optional(),
@@ -110,6 +142,7 @@ export const configSchema = z.object({
   need(c.SMS_PROVIDER === "kannel", ["KANNEL_URL"]);
   need(c.SMS_PROVIDER === "http", ["SMS_WEBHOOK_URL"]);
   need(c.SMS_PROVIDER === "twilio", ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]);
+  need(c.SMS_PROVIDER === "ghasedak", ["GHASEDAK_API_KEY"]);
   if (c.SMS_PROVIDER === "twilio" && !c.TWILIO_FROM && !c.TWILIO_MESSAGING_SERVICE_SID) {
     ctx.addIssue({
       code: "custom",

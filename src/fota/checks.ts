@@ -16,7 +16,14 @@ import type { Deps } from "../deps.ts";
 import { ValidationError } from "../errors.ts";
 import type { Release } from "./catalog.ts";
 import { inRollout } from "./rollout.ts";
-import { compareVersions, parseVersion, type Version, versionKey, versionSortKey } from "./version.ts";
+import {
+  compareVersions,
+  parseReportedVersion,
+  parseVersion,
+  type Version,
+  versionKey,
+  versionSortKey,
+} from "./version.ts";
 
 /** Which route a check came through. */
 export type CheckSource = "api" | "legacy" | "esp";
@@ -62,8 +69,11 @@ export type CheckOutcome =
   | { result: "none"; reason: NoUpdateReason }
   | { result: "refused"; release: OfferableRelease; reason: string };
 
-/** Why no release applies: nothing newer, or something newer the device may not have yet. */
-export type NoUpdateReason = "up_to_date" | "below_min_version" | "outside_rollout";
+/**
+ * Why no release applies: nothing newer, something newer the device may not have yet, or (old trackers only)
+ * a firmware string that neither parses as a version nor matches FOTA_VERSION_PATTERN.
+ */
+export type NoUpdateReason = "up_to_date" | "below_min_version" | "outside_rollout" | "unrecognised_version";
 
 /** The release fields selection looks at. */
 export interface Selectable {
@@ -95,16 +105,29 @@ export function selectRelease<T extends Selectable>(
   return { release: null, reason: blockedByMin ? "below_min_version" : "outside_rollout" };
 }
 
-/** Answers a device's update check and records it (latest state, version history, offers). */
+/**
+ * Answers a device's update check and records it (latest state, version history, offers). A firmware
+ * string that is not a version (after FOTA_VERSION_PATTERN) is a 422 for the API and ESP routes, whose
+ * clients can be fixed; an old tracker (`legacy`) cannot, so it gets "no update" (`unrecognised_version`,
+ * recorded for operators) rather than an error it would retry on every poll, and never a guess.
+ */
 export async function checkForUpdate(
-  deps: Pick<Deps, "db" | "clock" | "events">,
+  deps: Pick<Deps, "db" | "clock" | "events" | "config">,
   input: CheckInput,
 ): Promise<CheckOutcome> {
-  const current = parseVersion(input.version);
+  const current = parseReportedVersion(input.version, deps.config.FOTA_VERSION_PATTERN);
   if (!current) {
+    if (input.source === "legacy") {
+      const outcome: CheckOutcome = { result: "none", reason: "unrecognised_version" };
+      const raw = input.version.trim();
+      // Release keys hold only [0-9A-Za-z.-], so this key never matches one (no false "updated" event).
+      await record(deps, input, { raw, key: `unrecognised:${raw}` }, outcome);
+      return outcome;
+    }
+    const hint = deps.config.FOTA_VERSION_PATTERN ? " and does not match FOTA_VERSION_PATTERN" : "";
     throw new ValidationError([{
       field: input.versionField ?? "version",
-      message: `"${input.version.slice(0, 80)}" is not a version (e.g. 1.4.2 or 1.4.2-beta.1)`,
+      message: `"${input.version.slice(0, 80)}" is not a version (e.g. 1.4.2 or 1.4.2-beta.1)${hint}`,
     }]);
   }
   const offerable = await deps.db.select(CHECK_COLUMNS).from(firmwareReleases).where(and(
@@ -124,7 +147,7 @@ export async function checkForUpdate(
       ? { result: "refused", release: picked.release, reason: refusal }
       : { result: "offered", release: picked.release };
   }
-  await record(deps, input, current, outcome);
+  await record(deps, input, { raw: current.raw, key: versionKey(current) }, outcome);
   return outcome;
 }
 
@@ -141,14 +164,15 @@ function refusalReason(release: OfferableRelease, input: CheckInput): string | n
   return null;
 }
 
+/** `reported`: the firmware string as sent, and the key it is matched to releases by. */
 async function record(
   deps: Pick<Deps, "db" | "clock" | "events">,
   input: CheckInput,
-  current: Version,
+  reported: { raw: string; key: string },
   outcome: CheckOutcome,
 ): Promise<void> {
   const now = deps.clock.now();
-  const key = versionKey(current);
+  const key = reported.key;
   const release = outcome.result === "none" ? null : outcome.release;
   let firstOffer = false;
   let newVersion = false;
@@ -159,7 +183,7 @@ async function record(
     await tx.execute(sql`set local synchronous_commit = off`);
     const state = {
       deviceType: input.deviceType,
-      version: current.raw,
+      version: reported.raw,
       versionKey: key,
       source: input.source,
       serial: input.serial ?? null,
@@ -233,7 +257,7 @@ async function record(
     deps.events.emit("fota.offered", {
       device_id: input.deviceId,
       device_type: input.deviceType,
-      from_version: current.raw,
+      from_version: reported.raw,
       release_id: outcome.release.id,
       version: outcome.release.version,
     }, now);
@@ -254,7 +278,7 @@ async function record(
         device_id: input.deviceId,
         device_type: input.deviceType,
         release_id: releaseId,
-        version: current.raw,
+        version: reported.raw,
       }, now);
     }
   }

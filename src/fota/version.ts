@@ -49,6 +49,23 @@ export function parseVersion(input: string): Version | null {
   };
 }
 
+/**
+ * Reads the firmware string a device reported. A string that parses as a version is taken as it is, so a
+ * pattern can never make a version-like report compare lower than it is (and so be offered a downgrade).
+ * Any other string is matched against `pattern` (FOTA_VERSION_PATTERN): the capture groups that matched,
+ * joined with `.`, must parse as a version, e.g. `^GT06_V(\d+(?:\.\d+)*)_(\d{8})$` reads
+ * `GT06_V2.0_20200101` as 2.0.20200101. `raw` stays the string as reported. Null when nothing applies.
+ */
+export function parseReportedVersion(input: string, pattern?: RegExp): Version | null {
+  const direct = parseVersion(input);
+  if (direct || !pattern) return direct;
+  const raw = input.trim();
+  const m = pattern.exec(raw);
+  if (!m) return null;
+  const extracted = parseVersion(m.slice(1).filter(Boolean).join("."));
+  return extracted && { ...extracted, raw };
+}
+
 /** True when `input` parses as a version. */
 export function isVersion(input: string): boolean {
   return parseVersion(input) !== null;

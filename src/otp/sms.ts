@@ -1,4 +1,4 @@
-/** SMS providers: console (dev), Kannel sendsms, a JSON webhook, and Twilio's Messages API. */
+/** SMS providers: console (dev), Kannel sendsms, a JSON webhook, Twilio's Messages API and Ghasedak. */
 import type { Config } from "../config.ts";
 
 /** Sends one text message; rejects with SmsError when the provider did not accept it. */
@@ -102,6 +102,46 @@ export function twilioSms(
   } satisfies SmsSender;
 }
 
+/**
+ * Ghasedak's web service, the provider of the old Traccar middleware (its `ghasedak-sms` SDK calls this API):
+ * `POST {base}/rest/api/v1/WebService/SendSingleSMS`, key in the `ApiKey` header, JSON body
+ * `{receptor, message, lineNumber?}`. It answers `{IsSuccess, StatusCode, Message, Data}` and may refuse with
+ * HTTP 200, so only `IsSuccess: true` is acceptance. Ghasedak documents Iranian numbers in the national
+ * form `09…`, so +98 numbers are sent that way; others go in E.164. https://ghasedak.me/docs
+ */
+export function ghasedakSms(
+  opts: { baseUrl: string; apiKey: string; lineNumber?: string; timeoutMs: number },
+) {
+  return {
+    name: "ghasedak",
+    async send(to: string, text: string) {
+      const body: Record<string, string> = {
+        receptor: to.startsWith("+98") ? `0${to.slice(3)}` : to,
+        message: text,
+      };
+      if (opts.lineNumber) body.lineNumber = opts.lineNumber;
+      const signal = AbortSignal.timeout(opts.timeoutMs);
+      const res = await reach(
+        "ghasedak",
+        () =>
+          fetch(`${opts.baseUrl}/rest/api/v1/WebService/SendSingleSMS`, {
+            method: "POST",
+            headers: { ApiKey: opts.apiKey, "content-type": "application/json", accept: "application/json" },
+            body: JSON.stringify(body),
+            signal,
+          }),
+      );
+      const answer = await reach("ghasedak", () => res.text()).then(jsonOrNull);
+      const code = property(answer, "statusCode");
+      const coded = typeof code === "number" || typeof code === "string" ? ` (StatusCode ${code})` : "";
+      if (!res.ok) throw new SmsError(`SMS provider ghasedak answered HTTP ${res.status}${coded}`);
+      if (property(answer, "isSuccess") !== true) {
+        throw new SmsError(`SMS provider ghasedak refused the message${coded}`);
+      }
+    },
+  } satisfies SmsSender;
+}
+
 /** Builds the provider named by SMS_PROVIDER. */
 export function smsFromConfig(config: Config, write?: (line: string) => void): SmsSender {
   const timeoutMs = config.SMS_TIMEOUT_MS;
@@ -125,21 +165,47 @@ export function smsFromConfig(config: Config, write?: (line: string) => void): S
         messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID,
         timeoutMs,
       });
+    case "ghasedak":
+      return ghasedakSms({
+        baseUrl: config.GHASEDAK_BASE_URL,
+        apiKey: config.GHASEDAK_API_KEY!,
+        lineNumber: config.GHASEDAK_LINE_NUMBER,
+        timeoutMs,
+      });
     default:
       return consoleSms(write);
   }
 }
 
 async function expectOk(provider: string, call: () => Promise<Response>): Promise<void> {
-  let res: Response;
+  const res = await reach(provider, call);
+  await res.body?.cancel();
+  if (!res.ok) throw new SmsError(`SMS provider ${provider} answered HTTP ${res.status}`);
+}
+
+/** Runs one step of a provider call, turning a timeout or a network failure into an SmsError. */
+async function reach<T>(provider: string, call: () => Promise<T>): Promise<T> {
   try {
-    res = await call();
+    return await call();
   } catch (err) {
     const why = err instanceof DOMException && err.name === "TimeoutError"
       ? "timed out"
       : "could not be reached";
     throw new SmsError(`SMS provider ${provider} ${why}`);
   }
-  await res.body?.cancel();
-  if (!res.ok) throw new SmsError(`SMS provider ${provider} answered HTTP ${res.status}`);
+}
+
+function jsonOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** `name` of a JSON object, matched without regard to case (ASP.NET services answer in either). */
+function property(json: unknown, name: string): unknown {
+  if (!json || typeof json !== "object") return undefined;
+  const key = Object.keys(json).find((k) => k.toLowerCase() === name.toLowerCase());
+  return key === undefined ? undefined : (json as Record<string, unknown>)[key];
 }
