@@ -230,12 +230,13 @@ export class SessionService implements AsyncDisposable {
     return this.#view(await this.#row(id), true);
   }
 
-  /** Sessions, newest first, optionally only `owner`'s and only with `status`. */
+  /** Sessions, newest first, optionally only `owner`'s, only of `flow` and only with `status`. */
   async list(
-    filter: { owner?: string; status?: SessionStatus[]; limit?: number } = {},
+    filter: { owner?: string; flow?: string; status?: SessionStatus[]; limit?: number } = {},
   ): Promise<SessionView[]> {
     const where = and(
       filter.owner ? eq(automationSessions.owner, filter.owner) : undefined,
+      filter.flow ? eq(automationSessions.flow, filter.flow) : undefined,
       filter.status?.length ? inArray(automationSessions.status, filter.status) : undefined,
     );
     const rows = await this.#deps.db.select(summaryColumns).from(automationSessions).where(where)

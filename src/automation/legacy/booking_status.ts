@@ -1,13 +1,8 @@
 /**
- * What the legacy automation clients (routes/legacy_automation.ts) need beyond the session service: the
- * booking frontend's `user_id` per job, and how a session reads in the old booking server's vocabulary
- * (job statuses, messages, booking result). The jobs themselves are automation sessions; nothing here
- * runs a browser.
+ * How an exam-booking session reads in the old booking server's vocabulary: job statuses, their
+ * messages, the booking result. Pure mapping; the jobs themselves are automation sessions.
  */
-import { and, desc, eq, inArray } from "drizzle-orm";
-import { automationSessions, legacyBookingJobs } from "../../db/schema.ts";
-import type { Deps } from "../deps.ts";
-import type { SessionView } from "./sessions.ts";
+import type { SessionView } from "../sessions.ts";
 
 /** The flow behind the booking frontend's jobs. */
 export const BOOKING_FLOW = "exam-booking";
@@ -92,38 +87,4 @@ export function bookingResult(result: unknown): Record<string, string> | null {
     exam_time: str(r.time),
     location: str(r.location),
   };
-}
-
-/** Stores the frontend's `user_id` of the job (session) `sessionId`. */
-export async function recordBookingJob(
-  deps: Pick<Deps, "db" | "clock">,
-  sessionId: string,
-  userId: string,
-): Promise<void> {
-  await deps.db.insert(legacyBookingJobs).values({ sessionId, userId, createdAt: deps.clock.now() });
-}
-
-/** The frontend's `user_id` of each of `sessionIds` that was started through the booking API. */
-export async function bookingUserIds(
-  deps: Pick<Deps, "db">,
-  sessionIds: string[],
-): Promise<Map<string, string>> {
-  if (!sessionIds.length) return new Map();
-  const rows = await deps.db.select({ id: legacyBookingJobs.sessionId, userId: legacyBookingJobs.userId })
-    .from(legacyBookingJobs).where(inArray(legacyBookingJobs.sessionId, sessionIds));
-  return new Map(rows.map((r) => [r.id, r.userId]));
-}
-
-/** Ids of the exam-booking sessions (jobs), newest first, optionally only `owner`'s. */
-export async function bookingJobIds(
-  deps: Pick<Deps, "db">,
-  filter: { owner?: string; limit: number },
-): Promise<string[]> {
-  const rows = await deps.db.select({ id: automationSessions.id }).from(automationSessions)
-    .where(and(
-      eq(automationSessions.flow, BOOKING_FLOW),
-      filter.owner ? eq(automationSessions.owner, filter.owner) : undefined,
-    ))
-    .orderBy(desc(automationSessions.createdAt), desc(automationSessions.id)).limit(filter.limit);
-  return rows.map((r) => r.id);
 }
