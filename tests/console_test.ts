@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import puppeteer from "puppeteer-core";
 import { builtinFlows } from "../src/automation/flows/mod.ts";
 import { type Automation, createAutomation } from "../src/automation/mod.ts";
-import { BrowserPool, CHROME_FLAGS } from "../src/automation/pool.ts";
+import { BrowserPool, CHROME_FLAGS, findChrome } from "../src/automation/pool.ts";
 import { createLogger } from "../src/log.ts";
 import { testApp } from "./helpers.ts";
 
@@ -27,7 +27,7 @@ Deno.test({
     });
     fetcher = t.app.fetch;
     const viewer = await puppeteer.launch({
-      executablePath: "/usr/bin/chromium",
+      executablePath: await findChrome(), // the Chromium the pool would launch
       args: CHROME_FLAGS,
     });
     try {
