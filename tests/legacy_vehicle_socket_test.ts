@@ -4,12 +4,19 @@
  */
 import assert from "node:assert/strict";
 import { automationEvents } from "../db/schema.ts";
-import { browserTest, ended, type Json, servedApp, socket } from "./e2e_fixtures.ts";
+import { browserTest, ended, type Json, type ServedApp, servedApp, socket } from "./e2e_fixtures.ts";
 import { problem } from "./helpers.ts";
 
 const ADMIN = { "x-api-key": "admin-key" };
 const BEARER_ADMIN = { authorization: "Bearer admin-key" };
 const WAITING_FOR_CODE = "We sent a code to +36 20 *** 4567";
+
+/** The mobile app's socket on `a`, open. */
+async function openApp(a: ServedApp, headers: Record<string, string> = ADMIN) {
+  const app = socket(`${a.wsBase}/ws/legacy`, headers);
+  await app.opened;
+  return app;
+}
 
 /** Messages of `app` from index `from` on. */
 const since = (app: { messages: Json[] }, from: number) => app.messages.slice(from);
@@ -51,8 +58,7 @@ browserTest(
   "GET /ws/legacy looks up ABC123: every data item as pending, the SMS code asked (again after a wrong one), then success last",
   async (pool) => {
     await using a = await servedApp(pool);
-    const app = socket(`${a.wsBase}/ws/legacy`, ADMIN);
-    await app.opened;
+    const app = await openApp(a);
     app.send("abc 123");
     const waiting = await app.next((m) => m.status === "waiting", "the 2FA request");
     assert.deepEqual(waiting, { status: "waiting", percentage: 100, key: "input", value: WAITING_FOR_CODE });
@@ -93,8 +99,7 @@ browserTest(
   "GET /ws/legacy takes the next plate once a lookup ended: ZZZ999 then fails with the registry's message and no data items",
   async (pool) => {
     await using a = await servedApp(pool);
-    const app = socket(`${a.wsBase}/ws/legacy`, ADMIN);
-    await app.opened;
+    const app = await openApp(a);
     app.send("ABC123");
     await app.next((m) => m.status === "waiting", "the 2FA request");
     app.send((await a.debug()).sms.at(-1)!.code);
@@ -126,8 +131,7 @@ browserTest(
   "closing GET /ws/legacy mid-lookup cancels the lookup (a legacy client cannot re-attach) and closes its browser context",
   async (pool) => {
     await using a = await servedApp(pool);
-    const app = socket(`${a.wsBase}/ws/legacy`, ADMIN);
-    await app.opened;
+    const app = await openApp(a);
     app.send("XYZ789");
     await app.next((m) => m.status === "waiting", "the 2FA request");
     const [waiting] = await a.automation.sessions.list({ owner: "admin", status: ["waiting"] });
@@ -142,8 +146,7 @@ browserTest(
 
 browserTest("GET /ws/legacy answers fail for a plate the flow cannot take", async (pool) => {
   await using a = await servedApp(pool);
-  const app = socket(`${a.wsBase}/ws/legacy`, BEARER_ADMIN);
-  await app.opened;
+  const app = await openApp(a, BEARER_ADMIN);
   app.send("!");
   const bad = await app.next((m) => m.status === "fail", "the refusal");
   assert.equal(bad.percentage, 100);
@@ -156,8 +159,7 @@ browserTest(
   "GET /ws/legacy fails clearly and cancels the lookup when the registry asks for credentials (no FLOW_SECRETS)",
   async (pool) => {
     await using a = await servedApp(pool, { FLOW_SECRETS: "{}" });
-    const app = socket(`${a.wsBase}/ws/legacy`, BEARER_ADMIN);
-    await app.opened;
+    const app = await openApp(a, BEARER_ADMIN);
     // Without server-side credentials the registry asks for them, which this protocol cannot carry.
     app.send("ABC123");
     const fail = await app.next((m) => m.status === "fail", "the credentials failure");

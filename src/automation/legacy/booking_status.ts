@@ -8,29 +8,10 @@ import type { SessionView } from "../sessions.ts";
 export const BOOKING_FLOW = "exam-booking";
 
 /**
- * The old booking server's job statuses, in the order a job goes through them; `failed` and `stopped`
- * end a job that did not complete (session failed or expired / cancelled).
+ * The old booking server's job statuses with their messages, in the order a job goes through them;
+ * `failed` and `stopped` end a job that did not complete (session failed or expired / cancelled).
  */
-export const BOOKING_STATUSES = [
-  "starting",
-  "navigating",
-  "login",
-  "bankid",
-  "qr_waiting",
-  "authenticated",
-  "configuring",
-  "locations",
-  "searching",
-  "booking",
-  "completed",
-  "failed",
-  "stopped",
-] as const;
-
-/** A job status of the booking frontend. */
-export type BookingStatus = typeof BOOKING_STATUSES[number];
-
-const MESSAGES: Record<BookingStatus, string> = {
+const MESSAGES = {
   starting: "Initializing browser",
   navigating: "Loading the booking website",
   login: "Opening the login page",
@@ -44,7 +25,13 @@ const MESSAGES: Record<BookingStatus, string> = {
   completed: "Booking completed",
   failed: "Booking failed",
   stopped: "Booking stopped",
-};
+} as const;
+
+/** A job status of the booking frontend. */
+export type BookingStatus = keyof typeof MESSAGES;
+
+/** Every job status, in order. */
+export const BOOKING_STATUSES = Object.keys(MESSAGES) as BookingStatus[];
 
 /** True for a status the exam-booking flow reports as progress `("status", s)` while it runs. */
 export function isRunningBookingStatus(value: unknown): value is BookingStatus {
