@@ -17,7 +17,7 @@ import {
   updateDevice,
 } from "../src/devices/registry.ts";
 import { createSchedule, deleteSchedule, listSchedules, MIN_EVERY_S } from "../src/devices/schedules.ts";
-import type { Deps } from "../src/deps.ts";
+import type { AppDeps } from "../src/deps.ts";
 import { ForbiddenError, ValidationError } from "../src/errors.ts";
 import { type AppEnv, validate } from "../src/http.ts";
 
@@ -37,7 +37,7 @@ const command = z.object({
 });
 
 /** The devices API, mounted at /api/v1/devices. */
-export function devicesRoutes(deps: Deps) {
+export function devicesRoutes(deps: AppDeps) {
   return new Hono<AppEnv>()
     .use(requireAuth(deps))
     .post("/check", validate("json", z.object({ imei: imeiSchema })), async (c) => {

@@ -13,14 +13,10 @@ import {
   updateRelease,
   yankRelease,
 } from "../src/fota/catalog.ts";
+import { deviceTypeSchema } from "../src/fota/devices.ts";
 import { isVersion, MAX_VERSION_LENGTH } from "../src/fota/version.ts";
 import { type AppEnv, validate } from "../src/http.ts";
 
-/** A device type as devices name it (`d=` on /fota.php, `device_type` elsewhere). */
-export const deviceTypeSchema = z.string().trim().min(1).max(64).regex(
-  /^[\w.-]+$/,
-  "may hold only letters, digits, _ . and -",
-);
 // One check so an empty or over-long string gets one error, not two.
 const versionSchema = z.string().trim().refine(
   isVersion,

@@ -1,6 +1,6 @@
 /**
- * Device update checks (no user token, no claim needed): /api/v1/fota/check, /api/v1/fota/esp, the
- * operators' view /api/v1/fota/devices/:id, and the legacy trackers' root route /fota.php.
+ * Device update checks (no user token, no claim needed): /api/v1/fota/check, /api/v1/fota/esp and the
+ * operators' view /api/v1/fota/devices/:id. The old trackers' /fota.php is in routes/legacy/fota_php.ts.
  */
 import type { Context } from "hono";
 import { Hono } from "hono";
@@ -9,28 +9,20 @@ import { requireAuth } from "../src/auth/middleware.ts";
 import type { Deps } from "../src/deps.ts";
 import { NotFoundError, ValidationError } from "../src/errors.ts";
 import { checkForUpdate, deviceCheckState } from "../src/fota/checks.ts";
+import {
+  deviceIdSchema,
+  deviceTypeSchema,
+  MAC,
+  normaliseDeviceId,
+  reportedVersionSchema,
+} from "../src/fota/devices.ts";
 import { type AppEnv, validate } from "../src/http.ts";
-import { deviceTypeSchema } from "./firmware.ts";
-
-const deviceIdSchema = z.string().trim().min(1).max(64).regex(
-  /^[\w:.-]+$/,
-  "may hold only letters, digits, _ : . and -",
-);
-const reportedVersion = z.string().trim().min(1).max(200);
-const optionalText = z.string().trim().max(64).optional();
-const MAC = /^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}$/;
-
-/** Device ids as stored: MAC addresses upper-case, everything else as sent. */
-export function normaliseDeviceId(id: string): string {
-  const t = id.trim();
-  return MAC.test(t) ? t.toUpperCase() : t;
-}
 
 const checkQuery = z.object({
   imei: deviceIdSchema.optional(),
   device_id: deviceIdSchema.optional(),
   device_type: deviceTypeSchema,
-  version: reportedVersion,
+  version: reportedVersionSchema,
 }).refine((q) => q.imei || q.device_id, { path: ["imei"], message: "imei (or device_id) is required" });
 
 /** `/api/v1/fota/*`: the JSON check, the ESP HTTPUpdate check, and (admin) a device's last check. */
@@ -142,52 +134,4 @@ async function espCheck(deps: Deps, c: Context<AppEnv>, deviceType: string): Pro
   c.header("x-firmware-version", r.version);
   c.header("x-firmware-size", String(r.size));
   return c.redirect(r.url, 302);
-}
-
-const legacyQuery = z.object({
-  imei: deviceIdSchema,
-  d: deviceTypeSchema,
-  fw: reportedVersion,
-  sr: optionalText,
-  rev: optionalText,
-});
-
-/**
- * `GET|POST /fota.php?imei=&sr=&d=&fw=&rev=` for the old trackers (POST may send the same as form
- * fields; they win over the query). `d` is the device type, `fw` the running firmware, `sr` the serial
- * and `rev` the hardware revision (both recorded, not used to decide). Answers `200 text/plain` whose
- * body is exactly the download link (no trailing newline) when an update applies, else `204`.
- */
-export function fotaLegacyRoutes(deps: Deps) {
-  return new Hono<AppEnv>().on(["GET", "POST"], "/", async (c) => {
-    const fields: Record<string, unknown> = { ...c.req.query() };
-    if (c.req.method === "POST") {
-      const type = c.req.header("content-type") ?? "";
-      if (/application\/x-www-form-urlencoded|multipart\/form-data/i.test(type)) {
-        for (const [k, v] of Object.entries(await c.req.parseBody())) {
-          if (typeof v === "string") fields[k] = v;
-        }
-      }
-    }
-    const parsed = legacyQuery.safeParse(fields);
-    if (!parsed.success) {
-      throw new ValidationError(
-        parsed.error.issues.map((i) => ({ field: i.path.join(".") || "(query)", message: i.message })),
-      );
-    }
-    const q = parsed.data;
-    const outcome = await checkForUpdate(deps, {
-      deviceType: q.d,
-      deviceId: normaliseDeviceId(q.imei),
-      version: q.fw,
-      versionField: "fw",
-      source: "legacy",
-      serial: q.sr || undefined,
-      revision: q.rev || undefined,
-    });
-    c.header("cache-control", "no-store");
-    if (outcome.result !== "offered") return c.body(null, 204);
-    c.header("content-type", "text/plain; charset=utf-8");
-    return c.body(outcome.release.url, 200);
-  });
 }

@@ -2,24 +2,17 @@
  * Automation sessions over REST: start, read (with long-poll), answer prompts, cancel, the event log
  * (JSON or SSE), the prompt image and artifacts. The WebSocket surface is in routes/ws.ts.
  */
-import type { Context } from "hono";
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import { requireAuth } from "../src/auth/middleware.ts";
-import type { Principal } from "../src/auth/middleware.ts";
-import { canSee, issueTicket, ownerOf } from "../src/automation/access.ts";
-import type { SessionEvent } from "../src/automation/hub.ts";
+import { ownerOf, visibleSession } from "../src/automation/access.ts";
 import { requireAutomation } from "../src/automation/mod.ts";
-import {
-  FINAL_STATUSES,
-  SESSION_STATUSES,
-  type SessionStatus,
-  type SessionView,
-} from "../src/automation/sessions.ts";
+import { FINAL_STATUSES, SESSION_STATUSES } from "../src/automation/sessions.ts";
 import type { Deps } from "../src/deps.ts";
 import { NotFoundError } from "../src/errors.ts";
 import { type AppEnv, validate } from "../src/http.ts";
+import { answerBody, eventMessage, isFinalEvent, socketUrl } from "../src/http_socket.ts";
 
 /** The body of POST /api/v1/sessions. */
 export const startBody = z.object({
@@ -28,46 +21,12 @@ export const startBody = z.object({
   webhook_url: z.url({ protocol: /^https?$/ }).max(2000).optional(),
 });
 
-/** The body of POST /api/v1/sessions/:id/input (the value's shape is checked against the prompt). */
-export const answerBody = z.object({
-  prompt: z.string().min(1).max(100),
-  value: z.union([z.string().max(1000), z.record(z.string(), z.unknown())]),
-});
-
 const afterParam = z.coerce.number().int().min(0).max(2 ** 31 - 1);
 const statusList = z.string().max(200).transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
   .pipe(z.array(z.enum(SESSION_STATUSES)));
 
 /** Seconds between SSE heartbeat comments. */
 export const SSE_HEARTBEAT_S = 15;
-
-/** The session `id` if `principal` may see it; 404 otherwise (others' sessions do not exist for you). */
-export async function visibleSession(deps: Deps, principal: Principal, id: string): Promise<SessionView> {
-  const view = await requireAutomation(deps).sessions.get(id);
-  if (!canSee(principal, view.owner)) throw new NotFoundError(`No session ${id}`);
-  return view;
-}
-
-/** The socket URL of a session (or of /ws), with a fresh 60 s ticket. */
-export async function socketUrl(deps: Deps, c: Context, principal: Principal, sessionId: string | "*") {
-  const base = (deps.config.PUBLIC_URL ?? new URL(c.req.url).origin).replace(/\/+$/, "").replace(
-    /^http/,
-    "ws",
-  );
-  const ticket = await issueTicket(deps, principal, sessionId);
-  const path = sessionId === "*" ? "/ws" : `/api/v1/sessions/${sessionId}/ws`;
-  return `${base}${path}?ticket=${encodeURIComponent(ticket)}`;
-}
-
-/** A stored or live event as a client message: `{type, seq, at, ...data}`. */
-export function eventMessage(event: SessionEvent): Record<string, unknown> {
-  return { ...event.data, type: event.type, seq: event.seq, at: event.at };
-}
-
-/** True for the event that ends a session's stream. */
-export function isFinalEvent(event: SessionEvent): boolean {
-  return event.type === "status" && FINAL_STATUSES.includes(event.data.status as SessionStatus);
-}
 
 /** Session routes, mounted at /api/v1/sessions. */
 export function sessionRoutes(deps: Deps) {

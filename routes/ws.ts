@@ -8,20 +8,28 @@
  * `{type: "error", seq: null, status, title, detail}`. Client messages: `{type: "start", flow, input}`
  * (on /ws, once), `{type: "input", prompt, value}`, `{type: "cancel"}`.
  */
-import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
 import { upgradeWebSocket } from "hono/deno";
-import type { WSContext, WSEvents } from "hono/ws";
+import type { WSEvents } from "hono/ws";
 import { z } from "zod";
-import { authenticate, requireAuth } from "../src/auth/middleware.ts";
-import type { Principal } from "../src/auth/middleware.ts";
-import { ANY_SESSION, ownerOf, redeemTicket, TICKET_TTL_S } from "../src/automation/access.ts";
+import { requireAuth } from "../src/auth/middleware.ts";
+import type { Principal } from "../src/auth/principal.ts";
+import { ANY_SESSION, ownerOf, TICKET_TTL_S, visibleSession } from "../src/automation/access.ts";
 import { requireAutomation } from "../src/automation/mod.ts";
 import { FINAL_STATUSES, type SessionView } from "../src/automation/sessions.ts";
 import type { Deps } from "../src/deps.ts";
-import { AppError, toProblem, UnauthorizedError, ValidationError } from "../src/errors.ts";
+import { AppError, toProblem, ValidationError } from "../src/errors.ts";
 import type { AppEnv } from "../src/http.ts";
-import { answerBody, eventMessage, isFinalEvent, socketUrl, visibleSession } from "./sessions.ts";
+import { parseOrThrow } from "../src/http.ts";
+import {
+  answerBody,
+  eventMessage,
+  isFinalEvent,
+  type JsonPeer,
+  jsonSocket,
+  socketAuth,
+  socketUrl,
+} from "../src/http_socket.ts";
 
 const clientMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("start"), flow: z.string().min(1).max(100), input: z.unknown().optional() }),
@@ -32,25 +40,6 @@ const clientMessage = z.discriminatedUnion("type", [
 /** Largest client message accepted on a socket. */
 const MAX_MESSAGE_CHARS = 64 * 1024;
 
-/** Authenticates a socket request by `?ticket=` (scoped to `scope(c)`) or by headers; 426 when not an upgrade. */
-function socketAuth(deps: Deps, scope: (c: Context) => string): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    const ticket = c.req.query("ticket");
-    const principal = ticket ? await redeemTicket(deps, ticket, scope(c)) : await authenticate(deps, {
-      authorization: c.req.header("authorization"),
-      apiKey: c.req.header("x-api-key"),
-    });
-    if (!principal) throw new UnauthorizedError("A valid ticket, API key or Bearer access token is required");
-    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      throw new AppError(426, "Upgrade Required", "This endpoint speaks WebSocket only", {}, {
-        upgrade: "websocket",
-      });
-    }
-    c.set("principal", principal);
-    await next();
-  };
-}
-
 /** The socket behaviour shared by attach and start. */
 function socketEvents(
   deps: Deps,
@@ -58,87 +47,67 @@ function socketEvents(
   attachTo?: { id: string; after: number; view: SessionView },
 ): WSEvents {
   const sessions = requireAutomation(deps).sessions;
-  let sessionId: string | undefined;
-  let off: (() => void) | undefined;
-  let closed = false;
-  const send = (ws: WSContext, msg: Record<string, unknown>) => {
-    if (!closed && ws.readyState === 1) ws.send(JSON.stringify(msg));
-  };
-  const refuse = (ws: WSContext, err: unknown) => {
-    const { problem } = toProblem(err);
-    if (problem.status >= 500) deps.log.error("socket message failed", { session_id: sessionId, error: err });
-    const { type: _t, instance: _i, ...rest } = problem;
-    send(ws, { ...rest, type: "error", seq: null });
-  };
-  const attach = (ws: WSContext, id: string, after: number) => {
-    sessionId = id;
-    off = sessions.subscribe(id, after, (event) => {
-      send(ws, eventMessage(event));
-      if (isFinalEvent(event)) ws.close(1000, "session ended");
-    });
-  };
-  return {
-    onOpen(_evt, ws) {
-      if (!attachTo) return;
-      const view = attachTo.view;
-      if (FINAL_STATUSES.includes(view.status)) {
-        // Nothing left to follow: say where it stands and hang up.
-        if (view.seq <= attachTo.after) {
-          send(ws, {
-            type: "status",
-            seq: view.seq,
-            status: view.status,
-            ...(view.error ? { error: view.error } : {}),
-          });
-          ws.close(1000, "session ended");
-          return;
-        }
+  return jsonSocket((peer: JsonPeer<Record<string, unknown>>) => {
+    let sessionId: string | undefined;
+    let off: (() => void) | undefined;
+    const refuse = (err: unknown) => {
+      const { problem } = toProblem(err);
+      if (problem.status >= 500) {
+        deps.log.error("socket message failed", { session_id: sessionId, error: err });
       }
-      attach(ws, attachTo.id, attachTo.after);
-    },
-    async onMessage(evt, ws) {
-      try {
-        if (typeof evt.data !== "string" || evt.data.length > MAX_MESSAGE_CHARS) {
-          throw new ValidationError([{
-            field: "(message)",
-            message: "must be a JSON text message up to 64 KiB",
-          }]);
-        }
-        let raw: unknown;
+      const { type: _t, instance: _i, ...rest } = problem;
+      peer.send({ ...rest, type: "error", seq: null });
+    };
+    const attach = (id: string, after: number) => {
+      sessionId = id;
+      off = sessions.subscribe(id, after, (event) => {
+        peer.send(eventMessage(event));
+        if (isFinalEvent(event)) peer.close(1000, "session ended");
+      });
+    };
+    const view = attachTo?.view;
+    if (view && FINAL_STATUSES.includes(view.status) && view.seq <= attachTo.after) {
+      // Nothing left to follow: say where it stands and hang up.
+      peer.send({
+        type: "status",
+        seq: view.seq,
+        status: view.status,
+        ...(view.error ? { error: view.error } : {}),
+      });
+      peer.close(1000, "session ended");
+    } else if (attachTo) attach(attachTo.id, attachTo.after);
+    return {
+      async message(data) {
         try {
-          raw = JSON.parse(evt.data);
-        } catch {
-          throw new ValidationError([{ field: "(message)", message: "is not valid JSON" }]);
+          if (typeof data !== "string" || data.length > MAX_MESSAGE_CHARS) {
+            throw new ValidationError([{
+              field: "(message)",
+              message: "must be a JSON text message up to 64 KiB",
+            }]);
+          }
+          let raw: unknown;
+          try {
+            raw = JSON.parse(data);
+          } catch {
+            throw new ValidationError([{ field: "(message)", message: "is not valid JSON" }]);
+          }
+          const msg = parseOrThrow(clientMessage, raw, "(message)");
+          if (msg.type === "start") {
+            if (sessionId) throw new AppError(409, "Conflict", "This socket already follows a session");
+            const view = await sessions.start(ownerOf(principal), msg.flow, msg.input ?? {});
+            attach(view.id, 0);
+            return;
+          }
+          if (!sessionId) throw new AppError(409, "Conflict", 'Start a session first: {"type":"start",…}');
+          if (msg.type === "input") await sessions.answer(sessionId, msg.prompt, msg.value);
+          else await sessions.cancel(sessionId);
+        } catch (err) {
+          refuse(err);
         }
-        const parsed = clientMessage.safeParse(raw);
-        if (!parsed.success) {
-          throw new ValidationError(
-            parsed.error.issues.map((i) => ({ field: i.path.join(".") || "(message)", message: i.message })),
-          );
-        }
-        const msg = parsed.data;
-        if (msg.type === "start") {
-          if (sessionId) throw new AppError(409, "Conflict", "This socket already follows a session");
-          const view = await sessions.start(ownerOf(principal), msg.flow, msg.input ?? {});
-          attach(ws, view.id, 0);
-          return;
-        }
-        if (!sessionId) throw new AppError(409, "Conflict", 'Start a session first: {"type":"start",…}');
-        if (msg.type === "input") await sessions.answer(sessionId, msg.prompt, msg.value);
-        else await sessions.cancel(sessionId);
-      } catch (err) {
-        refuse(ws, err);
-      }
-    },
-    onClose() {
-      closed = true;
-      off?.();
-    },
-    onError() {
-      closed = true;
-      off?.();
-    },
-  };
+      },
+      close: () => off?.(),
+    };
+  });
 }
 
 /** Socket routes, mounted at the root: /ws, /api/v1/sessions/:id/ws and the ticket route. */
@@ -153,7 +122,7 @@ export function wsRoutes(deps: Deps) {
     })
     .get(
       "/ws",
-      socketAuth(deps, () => ANY_SESSION),
+      socketAuth(deps, { ticketScope: () => ANY_SESSION }),
       upgradeWebSocket((c) => {
         requireAutomation(deps);
         return socketEvents(deps, c.get("principal"));
@@ -161,7 +130,7 @@ export function wsRoutes(deps: Deps) {
     )
     .get(
       "/api/v1/sessions/:id/ws",
-      socketAuth(deps, (c) => c.req.param("id") ?? ""),
+      socketAuth(deps, { ticketScope: (c) => c.req.param("id") ?? "" }),
       async (c, next) => {
         const after = c.req.query("after") ?? "0";
         if (!/^\d{1,10}$/.test(after)) {

@@ -7,25 +7,28 @@ import { consoleRoutes } from "../routes/console.ts";
 import { devicesRoutes } from "../routes/devices.ts";
 import { firmwareRoutes } from "../routes/firmware.ts";
 import { flowRoutes } from "../routes/flows.ts";
-import { fotaLegacyRoutes, fotaRoutes } from "../routes/fota.ts";
+import { fotaRoutes } from "../routes/fota.ts";
 import { healthRoutes } from "../routes/health.ts";
-import { legacyRoutes, legacyUssdRoutes } from "../routes/legacy.ts";
-import { legacyAutomationRoutes } from "../routes/legacy_automation.ts";
-import { legacyMediaAuthRoutes, mediaAuthRoutes } from "../routes/media_auth.ts";
+import { legacyRoutes } from "../routes/legacy/mod.ts";
+import { mediaAuthRoutes } from "../routes/media_auth.ts";
 import { otpRoutes } from "../routes/otp.ts";
 import { sessionRoutes } from "../routes/sessions.ts";
 import { wsRoutes } from "../routes/ws.ts";
 import { CameraAuth } from "./cameras/media_auth.ts";
 import { demoPortal } from "./demo/mod.ts";
-import type { Deps } from "./deps.ts";
+import { type Deps, withAppDefaults } from "./deps.ts";
 import { NotFoundError, PayloadTooLargeError, problemResponse, toProblem } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
 
 /** Largest request body accepted anywhere. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
-/** Builds the whole HTTP app from injected dependencies; no I/O happens here. */
-export function createApp(deps: Deps): Hono<AppEnv> {
+/**
+ * Builds the whole HTTP app from injected dependencies; no I/O happens here. Per-app objects that `deps`
+ * lacks (startedAt, claimLocks, cameraAuth) are made here, once per app.
+ */
+export function createApp(injected: Deps): Hono<AppEnv> {
+  const deps = withAppDefaults(injected);
   const app = new Hono<AppEnv>();
 
   app.use(async (c, next) => {
@@ -57,32 +60,29 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/health", healthRoutes(deps));
   app.route("/api/v1/otp", otpRoutes(deps));
   app.route("/api/v1", authRoutes(deps));
-  // Old mobile apps: /api/otprequest, /api/otpverify, /api/device, /api/checkDeviceInfo.
-  app.route("/api", legacyRoutes(deps));
   if (deps.config.DEMO_PORTAL) app.route("/demo", demoPortal({ now: () => deps.clock.now().getTime() }));
 
-  // Firmware: catalog (admin), device checks (no token), and the old trackers' root-level /fota.php.
+  // Firmware: catalog (admin) and device checks (no token).
   app.route("/api/v1/firmware", firmwareRoutes(deps));
   app.route("/api/v1/fota", fotaRoutes(deps));
-  app.route("/fota.php", fotaLegacyRoutes(deps));
 
-  // Devices, and the trackers' firmware reporting USSD replies at GET/POST /qussd.php.
+  // Devices.
   app.route("/api/v1/devices", devicesRoutes(deps));
-  app.route("/", legacyUssdRoutes(deps));
 
   // Browser automation: sockets (/ws, /api/v1/sessions/:id/ws), flows, sessions.
   app.route("/", wsRoutes(deps));
   app.route("/api/v1/flows", flowRoutes(deps));
   app.route("/api/v1/sessions", sessionRoutes(deps));
 
-  // Cameras, and the media-server auth backend (GET /api/accessfl is the legacy Flussonic alias).
+  // Cameras, and the media-server auth backend.
   const cameraAuth = deps.cameraAuth ?? new CameraAuth(deps);
   app.route("/api/v1", cameraRoutes(deps));
   app.route("/api/v1/media", mediaAuthRoutes(deps, cameraAuth));
-  app.route("/api", legacyMediaAuthRoutes(deps, cameraAuth));
 
-  // Old automation clients: /ws/legacy, /captcha/, /enable_api/:token, /api/v1/booking/…, /ws/:job_id.
-  app.route("/", legacyAutomationRoutes(deps));
+  // Old clients' exact routes (routes/legacy/): /api/otprequest, /api/otpverify, /api/device,
+  // /api/checkDeviceInfo, /api/accessfl, /fota.php, /qussd.php, /ws/legacy, /captcha/, /enable_api/:token,
+  // /api/v1/booking/…, /ws/:job_id. None overlaps a pattern above, so mounting them last changes nothing.
+  app.route("/", legacyRoutes(deps, { cameraAuth }));
 
   app.notFound((c) => {
     const { problem } = toProblem(

@@ -9,6 +9,7 @@ import type { EventBus } from "./events.ts";
 import type { Logger } from "./log.ts";
 import type { SmsSender } from "./otp/sms.ts";
 import type { CameraAuth } from "./cameras/media_auth.ts";
+import { KeyedMutex } from "./keyed_mutex.ts";
 
 /** The injected dependencies of the whole app. */
 export interface Deps {
@@ -25,4 +26,20 @@ export interface Deps {
   automation?: Automation;
   /** The media-auth decision cache; createApp makes one when absent. */
   cameraAuth?: CameraAuth;
+  /** `performance.now()` when the server started (health's `uptime_s`); createApp takes its own time when absent. */
+  startedAt?: number;
+  /** Serialises double submits of one device claim; createApp makes one per app when absent. */
+  claimLocks?: KeyedMutex;
+}
+
+/** Deps with the per-app objects filled in: what createApp hands the route modules. */
+export type AppDeps = Deps & Required<Pick<Deps, "startedAt" | "claimLocks">>;
+
+/** `deps` with every per-app object main.ts (or a test) did not inject made fresh, once per app. */
+export function withAppDefaults(deps: Deps): AppDeps {
+  return {
+    ...deps,
+    startedAt: deps.startedAt ?? performance.now(),
+    claimLocks: deps.claimLocks ?? new KeyedMutex(),
+  };
 }

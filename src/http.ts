@@ -3,7 +3,7 @@ import { zValidator } from "@hono/zod-validator";
 import type { Context, ValidationTargets } from "hono";
 import { getConnInfo } from "hono/deno";
 import type { z } from "zod";
-import type { Principal } from "./auth/middleware.ts";
+import type { Principal } from "./auth/principal.ts";
 import { ValidationError } from "./errors.ts";
 
 /** The Hono environment every route module shares. */
@@ -15,12 +15,19 @@ export function validate<T extends z.ZodType, Target extends keyof ValidationTar
   schema: T,
 ) {
   return zValidator(target, schema, (result) => {
-    if (!result.success) {
-      throw new ValidationError(
-        result.error.issues.map((i) => ({ field: i.path.join(".") || "(body)", message: i.message })),
-      );
-    }
+    if (!result.success) throw validationError(result.error.issues, "(body)");
   });
+}
+
+/** `value` parsed by `schema`, or one 422 problem listing the fields (`whole` names the value itself). */
+export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, whole: string): z.output<T> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw validationError(parsed.error.issues, whole);
+  return parsed.data;
+}
+
+function validationError(issues: readonly z.core.$ZodIssue[], whole: string): ValidationError {
+  return new ValidationError(issues.map((i) => ({ field: i.path.join(".") || whole, message: i.message })));
 }
 
 /** The caller's IP: the socket peer, or the proxy's header when TRUST_PROXY is on. */

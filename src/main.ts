@@ -10,6 +10,7 @@ import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { randomToken } from "./crypto.ts";
 import type { Deps } from "./deps.ts";
 import { EventBus } from "./events.ts";
+import { KeyedMutex } from "./keyed_mutex.ts";
 import { Resources } from "./lifecycle.ts";
 import { BufferedStdout, createLogger } from "./log.ts";
 import { smsFromConfig } from "./otp/sms.ts";
@@ -34,6 +35,7 @@ async function resolveJwtSecret(config: Config): Promise<string> {
 }
 
 async function main() {
+  const startedAt = performance.now();
   let config: Config;
   try {
     config = loadConfig(Deno.env);
@@ -69,6 +71,8 @@ async function main() {
     jwt: new JwtKeys(config.JWT_SECRET!, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, clock }),
     sms: smsFromConfig(config),
     traccar: traccarFromConfig(config), // devices
+    startedAt,
+    claimLocks: new KeyedMutex(),
   };
   // sessions a previous run left active are failed (interrupted) before any new one starts;
   // Chromium is launched on the first session. The pool is closed after the HTTP server (registered before it).

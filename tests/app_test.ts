@@ -21,6 +21,12 @@ Deno.test("GET /health/detailed reports database reachability and latency, versi
   assert.equal(typeof body.uptime_s, "number");
 });
 
+Deno.test("GET /health/detailed counts uptime_s from the injected start time (deps.startedAt)", async () => {
+  await using t = await testApp({ deps: () => ({ startedAt: performance.now() - 90_000 }) });
+  const body = await (await t.app.request("/health/detailed")).json();
+  assert.equal(body.uptime_s, 90);
+});
+
 Deno.test("GET /health/detailed answers 503 when the database is down", async () => {
   const t = await testApp();
   await t.db.close();

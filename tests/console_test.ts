@@ -29,7 +29,7 @@ Deno.test({
     });
     fetcher = t.app.fetch;
     const viewer = await puppeteer.launch({
-      executablePath: await findChrome(),
+      executablePath: await findChrome(), // the Chromium the pool would launch
       args: CHROME_FLAGS,
     });
     try {

@@ -338,6 +338,19 @@ Deno.test("GET/POST /qussd.php stores the SIM balance; a failure is recorded and
   assert.equal((await jsonBody(raw)).balance, 7.5);
 });
 
+Deno.test("POST /qussd.php takes a form field over the same field in the query (readLegacyFields' rule)", async () => {
+  await using t = await testApp();
+  const { access_token } = await t.login();
+  (await t.json("POST", "/api/v1/devices", { imei: imei(1) }, bearer(access_token))).body?.cancel();
+  const res = await t.app.request(`/qussd.php?imei=${imei(1)}&data=${encodeURIComponent("Balance: 1 EUR")}`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ data: "Balance: 9.25 EUR" }),
+  });
+  assert.equal(res.status, 200);
+  assert.equal((await jsonBody(res)).balance, 9.25);
+});
+
 Deno.test("/qussd.php answers 404 for an unknown IMEI and 422 for missing or malformed fields", async () => {
   await using t = await testApp();
   const unknown = await t.app.request(`/qussd.php?imei=${imei(5)}&data=Balance%201%20EUR`);

@@ -1,12 +1,16 @@
 /**
- * End-to-end fixtures for the real flows: the whole app (built-in flows, demo portal at /demo) served by
- * Deno.serve on 127.0.0.1 port 0, with PORTAL_BASE_URL pointing at that same server's /demo so the flows'
- * Chromium drives it; a WebSocket client that records messages; an SSE reader.
+ * End-to-end fixtures for the real flows: a test with its own browser pool, the whole app (built-in flows,
+ * demo portal at /demo) served by Deno.serve on 127.0.0.1 port 0, with PORTAL_BASE_URL pointing at that
+ * same server's /demo so the flows' Chromium drives it; a WebSocket client that records messages; an SSE
+ * reader; waiting for a session to end on its events.
  */
+import assert from "node:assert/strict";
 import { builtinFlows } from "../src/automation/flows/mod.ts";
 import { type Automation, createAutomation } from "../src/automation/mod.ts";
 import type { BrowserPool } from "../src/automation/pool.ts";
+import { FINAL_STATUSES, type SessionService, type SessionView } from "../src/automation/sessions.ts";
 import type { DemoDebugSnapshot } from "../src/demo/mod.ts";
+import { testPool, waitFor } from "./automation_fixtures.ts";
 import { type TestApp, testApp } from "./helpers.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -14,6 +18,37 @@ export type Json = Record<string, any>;
 
 /** The demo portal's login, given to vehicle-lookup as server-side credentials. */
 export const DEMO_LOGIN = { username: "demo", password: "demo" };
+
+/**
+ * A test with a browser pool of its own, with Deno's sanitizers on: a browser context still open once
+ * `fn` has disposed its app fails this test (not a later one), and the pool is closed either way.
+ */
+export function browserTest(name: string, fn: (pool: BrowserPool) => Promise<void>): void {
+  Deno.test(name, async () => {
+    const pool = testPool();
+    try {
+      await fn(pool);
+      // No pool event says a context closed; a session ends its context before its final event, so
+      // this only waits out a context still being opened when its session was ended.
+      await waitFor(() => pool.openContexts === 0, "every browser context of this test to close", 5_000);
+    } finally {
+      await pool.close();
+    }
+    assert.equal(pool.openContexts, 0);
+  });
+}
+
+/** The session `id` once it has ended, waiting on its events (never polling); fails after `timeoutMs`. */
+export async function ended(sessions: SessionService, id: string, timeoutMs = 30_000): Promise<SessionView> {
+  const deadline = performance.now() + timeoutMs;
+  let view = await sessions.get(id);
+  while (!FINAL_STATUSES.includes(view.status)) {
+    const left = deadline - performance.now();
+    if (left <= 0) throw new Error(`timed out waiting for session ${id} to end; it is ${view.status}`);
+    view = await sessions.waitForEvent(id, view.seq, left);
+  }
+  return view;
+}
 
 /** A served app with the built-in flows. */
 export interface ServedApp extends TestApp {

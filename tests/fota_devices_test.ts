@@ -81,6 +81,18 @@ Deno.test("POST /fota.php reads form fields (urlencoded and multipart) as well a
   assert.equal((await t.db.db.select().from(fotaDevices)).length, 2);
 });
 
+Deno.test("POST /fota.php takes a form field over the same field in the query (readLegacyFields' rule)", async () => {
+  await using t = await testApp();
+  await publish(t, { version: "2.1.0" });
+  const upToDate = await t.app.request(`/fota.php?imei=${IMEI}&d=gt06&fw=2.0.0`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ fw: "2.1.0" }).toString(),
+  });
+  assert.equal(upToDate.status, 204, "the form's fw=2.1.0 counts, not the query's 2.0.0");
+  await upToDate.body?.cancel();
+});
+
 // A fw that is there but not a version is no 422: see fota_firmware_strings_test.ts.
 Deno.test("/fota.php answers 422 naming the field for a missing imei, type or fw", async () => {
   await using t = await testApp();

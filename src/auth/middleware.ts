@@ -4,10 +4,8 @@ import { constantTimeEqual } from "../crypto.ts";
 import type { Deps } from "../deps.ts";
 import { ForbiddenError, UnauthorizedError } from "../errors.ts";
 import type { AppEnv } from "../http.ts";
+import type { Principal } from "./principal.ts";
 import { isSessionActive } from "./sessions.ts";
-
-/** Who is calling: an operator with an API key, or a logged-in user. */
-export type Principal = { kind: "admin" } | { kind: "user"; userId: string; sessionId: string };
 
 /** True when `key` is one of the configured API keys (constant-time per key). */
 export function isApiKey(keys: readonly string[], key: string | undefined): boolean {

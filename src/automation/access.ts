@@ -1,7 +1,10 @@
 /** Who owns a session, who may see it, and short-lived WebSocket tickets for browsers that cannot send headers. */
-import type { Principal } from "../auth/middleware.ts";
+import type { Principal } from "../auth/principal.ts";
 import { isSessionActive } from "../auth/sessions.ts";
 import type { Deps } from "../deps.ts";
+import { NotFoundError } from "../errors.ts";
+import { requireAutomation } from "./mod.ts";
+import type { SessionView } from "./sessions.ts";
 
 /** JWT audience of WebSocket tickets, so a ticket is never accepted as an access token (or the reverse). */
 export const TICKET_AUDIENCE = "gatehouse-ws";
@@ -18,6 +21,17 @@ export function ownerOf(principal: Principal): string {
 /** Admins see every session; a user sees the sessions they own. */
 export function canSee(principal: Principal, owner: string): boolean {
   return principal.kind === "admin" || owner === ownerOf(principal);
+}
+
+/** The session `id` if `principal` may see it; 404 otherwise (others' sessions do not exist for them). */
+export async function visibleSession(
+  deps: Pick<Deps, "automation">,
+  principal: Principal,
+  id: string,
+): Promise<SessionView> {
+  const view = await requireAutomation(deps).sessions.get(id);
+  if (!canSee(principal, view.owner)) throw new NotFoundError(`No session ${id}`);
+  return view;
 }
 
 /** Signs a ticket that lets its bearer open the socket of `sessionId` (or `/ws` for ANY_SESSION) for 60 s. */

@@ -1,7 +1,7 @@
 /** Commands to devices through Traccar: on request, on a schedule, and the one-time initialisation. */
 import { and, eq, isNull } from "drizzle-orm";
 import { devices } from "../../db/schema.ts";
-import type { Principal } from "../auth/middleware.ts";
+import type { Principal } from "../auth/principal.ts";
 import type { Deps } from "../deps.ts";
 import { type DeviceRow, recordDeviceEvent, traccarProblem, visibleDevice } from "./registry.ts";
 import type { TraccarCommand } from "./traccar_client.ts";

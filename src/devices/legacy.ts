@@ -6,10 +6,10 @@
  */
 import { eq } from "drizzle-orm";
 import { users } from "../../db/schema.ts";
-import type { Deps } from "../deps.ts";
+import type { AppDeps, Deps } from "../deps.ts";
 import { NotFoundError } from "../errors.ts";
 import { parsePhone } from "../otp/service.ts";
-import { UUID } from "./registry.ts";
+import { checkDevice, claimDevice, type DeviceView, UUID } from "./registry.ts";
 
 /** The gatehouse user id a legacy `user` field names. */
 export async function resolveLegacyUser(deps: Pick<Deps, "db" | "config">, user: string): Promise<string> {
@@ -18,4 +18,22 @@ export async function resolveLegacyUser(deps: Pick<Deps, "db" | "config">, user:
   const [row] = await deps.db.select({ id: users.id }).from(users).where(where);
   if (!row) throw new NotFoundError("No such user: they must log in once before claiming a device");
   return row.id;
+}
+
+/** `POST /api/device`: claims `imei` for the user a legacy `user` field names (`name` = the app's `dp`). */
+export async function claimForLegacyUser(
+  deps: Deps & Pick<AppDeps, "claimLocks">,
+  input: { user: string; imei: string; name?: string },
+): Promise<{ device: DeviceView; created: boolean }> {
+  const userId = await resolveLegacyUser(deps, input.user);
+  return await claimDevice(deps, { userId, imei: input.imei.trim(), name: input.name || undefined });
+}
+
+/** `POST /api/checkDeviceInfo`: whether `imei` can be claimed by the user a legacy `user` field names. */
+export async function checkForLegacyUser(
+  deps: Pick<Deps, "db" | "config">,
+  input: { user: string; imei: string },
+): Promise<{ imei: string; available: boolean; reason?: string }> {
+  const userId = await resolveLegacyUser(deps, input.user);
+  return await checkDevice(deps, { kind: "user", userId, sessionId: "" }, input.imei.trim());
 }

@@ -10,8 +10,8 @@
  */
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import { deviceEvents, devices } from "../../db/schema.ts";
-import type { Principal } from "../auth/middleware.ts";
-import type { Deps } from "../deps.ts";
+import type { Principal } from "../auth/principal.ts";
+import type { AppDeps, Deps } from "../deps.ts";
 import { BadGatewayError, ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import { isValidImei } from "./imei.ts";
 import { TraccarError } from "./traccar_client.ts";
@@ -99,30 +99,17 @@ export async function checkDevice(
   return { imei, available: false, reason: "claimed_by_another_user" };
 }
 
-// Double submits of one claim in this process wait for each other instead of racing Traccar.
-const claimsInFlight = new Map<string, Promise<unknown>>();
-
-async function serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  while (claimsInFlight.has(key)) await claimsInFlight.get(key)!.catch(() => {});
-  const run = fn();
-  claimsInFlight.set(key, run);
-  try {
-    return await run;
-  } finally {
-    claimsInFlight.delete(key);
-  }
-}
-
 /**
  * Claims `imei` for `userId`: 201-style `created: true` for a new claim, `created: false` when the user
- * already owns it (the same device), a 409 when another user does, a 502 when Traccar fails.
+ * already owns it (the same device), a 409 when another user does, a 502 when Traccar fails. Double
+ * submits of one claim in this app wait for each other (`deps.claimLocks`) instead of racing Traccar.
  */
 export function claimDevice(
-  deps: Deps,
+  deps: Deps & Pick<AppDeps, "claimLocks">,
   input: { userId: string; imei: string; name?: string },
 ): Promise<{ device: DeviceView; created: boolean }> {
   assertImei(input.imei);
-  return serialised(`claim:${input.imei}`, () => claimOnce(deps, input));
+  return deps.claimLocks.run(`claim:${input.imei}`, () => claimOnce(deps, input));
 }
 
 async function claimOnce(

@@ -11,7 +11,7 @@
  */
 import { and, asc, count, eq, inArray, lte, sql } from "drizzle-orm";
 import { devices, deviceSchedules } from "../../db/schema.ts";
-import type { Principal } from "../auth/middleware.ts";
+import type { Principal } from "../auth/principal.ts";
 import type { Deps } from "../deps.ts";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import { sendToDevice } from "./commands.ts";

@@ -1,0 +1,120 @@
+/**
+ * WebSocket plumbing shared by every socket route (routes/ws.ts and the legacy sockets): authentication
+ * before the upgrade, the guard against plain GETs, a JSON peer that stops sending once the socket is
+ * gone, ticketed socket URLs, and the wire form of session events (also what SSE sends).
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import type { WSContext, WSEvents } from "hono/ws";
+import { z } from "zod";
+import { authenticate } from "./auth/middleware.ts";
+import type { Principal } from "./auth/principal.ts";
+import { issueTicket, redeemTicket } from "./automation/access.ts";
+import type { SessionEvent } from "./automation/hub.ts";
+import { FINAL_STATUSES, type SessionStatus } from "./automation/sessions.ts";
+import type { Deps } from "./deps.ts";
+import { AppError, UnauthorizedError } from "./errors.ts";
+import type { AppEnv } from "./http.ts";
+
+/** Which credentials a socket route takes besides the `Authorization` and `x-api-key` headers. */
+export interface SocketAuthOptions {
+  /** Accept `?ticket=` tickets issued for this scope (a session id, or ANY_SESSION for /ws). */
+  ticketScope?: (c: Context) => string;
+  /** Accept `?token=<API key or access token>` (old browser clients cannot set headers). */
+  queryToken?: boolean;
+}
+
+/**
+ * Authenticates a socket request before the upgrade (401 otherwise) and answers 426 to a request that is
+ * not an upgrade; the principal goes to `c.var.principal`.
+ */
+export function socketAuth(deps: Deps, options: SocketAuthOptions = {}): MiddlewareHandler<AppEnv> {
+  // Old clients are handed keys and tokens; only the session API hands out tickets.
+  const accepted = options.ticketScope && !options.queryToken ? "ticket, API key" : "API key";
+  return async (c, next) => {
+    const ticket = options.ticketScope ? c.req.query("ticket") : undefined;
+    const token = options.queryToken ? c.req.query("token") : undefined;
+    const principal = ticket
+      ? await redeemTicket(deps, ticket, options.ticketScope!(c))
+      : await authenticate(deps, {
+        authorization: token ? `Bearer ${token}` : c.req.header("authorization"),
+        apiKey: c.req.header("x-api-key"),
+      });
+    if (!principal) throw new UnauthorizedError(`A valid ${accepted} or Bearer access token is required`);
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw new AppError(426, "Upgrade Required", "This endpoint speaks WebSocket only", {}, {
+        upgrade: "websocket",
+      });
+    }
+    c.set("principal", principal);
+    await next();
+  };
+}
+
+/** The sending side of an open socket, as the socket's protocol code sees it. */
+export interface JsonPeer<T> {
+  /** Sends `msg` as JSON text; dropped once the socket is closing or closed. */
+  send(msg: T): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** What a socket protocol does with what arrives: each text or binary message, and the end (once). */
+export interface SocketHandler {
+  message?(data: unknown): void | Promise<void>;
+  close?(): void;
+}
+
+/**
+ * Hono socket events for a protocol: `open(peer)` runs when the socket opens and returns the handler of
+ * its messages; the handler's `close` runs once, on close or on error, and nothing is sent after it.
+ */
+export function jsonSocket<T>(open: (peer: JsonPeer<T>) => SocketHandler): WSEvents {
+  let handler: SocketHandler = {};
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    handler.close?.();
+  };
+  return {
+    onOpen(_evt, ws: WSContext) {
+      handler = open({
+        send: (msg) => {
+          if (!ended && ws.readyState === 1) ws.send(JSON.stringify(msg));
+        },
+        close: (code, reason) => ws.close(code, reason),
+      });
+    },
+    async onMessage(evt) {
+      if (!ended) await handler.message?.(evt.data);
+    },
+    onClose: end,
+    onError: end,
+  };
+}
+
+/** The socket URL of a session (or of /ws for `"*"`), with a fresh 60 s ticket. */
+export async function socketUrl(deps: Deps, c: Context, principal: Principal, sessionId: string | "*") {
+  const base = (deps.config.PUBLIC_URL ?? new URL(c.req.url).origin).replace(/\/+$/, "").replace(
+    /^http/,
+    "ws",
+  );
+  const ticket = await issueTicket(deps, principal, sessionId);
+  const path = sessionId === "*" ? "/ws" : `/api/v1/sessions/${sessionId}/ws`;
+  return `${base}${path}?ticket=${encodeURIComponent(ticket)}`;
+}
+
+/** The answer to a prompt, as `POST /api/v1/sessions/:id/input` and a socket's `input` message carry it. */
+export const answerBody = z.object({
+  prompt: z.string().min(1).max(100),
+  value: z.union([z.string().max(1000), z.record(z.string(), z.unknown())]),
+});
+
+/** A stored or live event as a client message (WebSocket and SSE): `{type, seq, at, ...data}`. */
+export function eventMessage(event: SessionEvent): Record<string, unknown> {
+  return { ...event.data, type: event.type, seq: event.seq, at: event.at };
+}
+
+/** True for the event that ends a session's stream. */
+export function isFinalEvent(event: SessionEvent): boolean {
+  return event.type === "status" && FINAL_STATUSES.includes(event.data.status as SessionStatus);
+}
