@@ -52,6 +52,8 @@ const page = z.object({
 /** Camera routes; see the README's "Cameras and media auth" section. */
 export function cameraRoutes(deps: Deps) {
   const adminOnly = requireAuth(deps, ["admin"]);
+  const cameraId = validate("param", idParam);
+  const viewerId = validate("param", userParam);
   const userOnly = requireAuth(deps, ["user"]);
   return new Hono<AppEnv>()
     // A user gets their cameras and a new token; an admin (API key) gets every camera, and no token.
@@ -68,36 +70,24 @@ export function cameraRoutes(deps: Deps) {
       if (p.kind !== "user") throw new Error("unreachable: userOnly let a non-user through");
       return c.json(await renewCameraToken(deps, p));
     })
-    .get("/camera-viewers/:user_id", adminOnly, validate("param", userParam), async (c) => {
+    .get("/camera-viewers/:user_id", adminOnly, viewerId, async (c) => {
       return c.json(await getViewerLimit(deps, c.req.valid("param").user_id));
     })
-    .put(
-      "/camera-viewers/:user_id",
-      adminOnly,
-      validate("param", userParam),
-      validate("json", viewerLimitBody),
-      async (c) => {
-        const { user_id } = c.req.valid("param");
-        return c.json(await setViewerLimit(deps, user_id, c.req.valid("json").max_sessions));
-      },
-    )
-    .get("/cameras/:id", adminOnly, validate("param", idParam), async (c) => {
+    .put("/camera-viewers/:user_id", adminOnly, viewerId, validate("json", viewerLimitBody), async (c) => {
+      const { user_id } = c.req.valid("param");
+      return c.json(await setViewerLimit(deps, user_id, c.req.valid("json").max_sessions));
+    })
+    .get("/cameras/:id", adminOnly, cameraId, async (c) => {
       return c.json(await getCamera(deps, c.req.valid("param").id));
     })
-    .patch(
-      "/cameras/:id",
-      adminOnly,
-      validate("param", idParam),
-      validate("json", cameraPatchBody),
-      async (c) => {
-        return c.json(await updateCamera(deps, c.req.valid("param").id, c.req.valid("json")));
-      },
-    )
-    .delete("/cameras/:id", adminOnly, validate("param", idParam), async (c) => {
+    .patch("/cameras/:id", adminOnly, cameraId, validate("json", cameraPatchBody), async (c) => {
+      return c.json(await updateCamera(deps, c.req.valid("param").id, c.req.valid("json")));
+    })
+    .delete("/cameras/:id", adminOnly, cameraId, async (c) => {
       await deleteCamera(deps, c.req.valid("param").id);
       return c.body(null, 204);
     })
-    .get("/cameras/:id/users", adminOnly, validate("param", idParam), async (c) => {
+    .get("/cameras/:id/users", adminOnly, cameraId, async (c) => {
       return c.json({ users: await listGrants(deps, c.req.valid("param").id) });
     })
     .put("/cameras/:id/users/:user_id", adminOnly, validate("param", grantParams), async (c) => {

@@ -5,9 +5,9 @@ import { EventHub } from "./hub.ts";
 import { BrowserPool } from "./pool.ts";
 import { Reaper } from "./reaper.ts";
 import { type AutomationDeps, SessionService } from "./sessions.ts";
+import { SessionStore } from "./session_store.ts";
+import { INTERRUPTED } from "./status.ts";
 import { WebhookSender } from "./webhooks.ts";
-
-export { markInterrupted } from "./sessions.ts";
 
 /** Everything the session routes (and the legacy surfaces) use; `Deps.automation`. */
 export interface Automation extends AsyncDisposable {
@@ -78,4 +78,16 @@ export function requireAutomation(deps: { automation?: Automation }): Automation
     throw new ServiceUnavailableError("Browser automation is not enabled on this server");
   }
   return deps.automation;
+}
+
+/** Marks sessions left active by a previous run of the server as failed (interrupted); main.ts calls it at start. */
+export async function markInterrupted(
+  deps: Pick<AutomationDeps, "db" | "clock" | "log" | "events">,
+): Promise<number> {
+  const ids = await new SessionStore(deps).endActive({ status: "failed", error: INTERRUPTED });
+  for (const id of ids) {
+    deps.events.emit("session.finished", { session_id: id, status: "failed", error: INTERRUPTED });
+  }
+  if (ids.length) deps.log.warn("sessions interrupted by a restart marked failed", { count: ids.length });
+  return ids.length;
 }

@@ -261,3 +261,11 @@ export function staleAnswer(promptId: string, openId: string | undefined): Confl
     { open_prompt: openId ?? null },
   );
 }
+
+/** A copy of `input` with the flow's secret fields replaced, fit for the database. */
+export function redactInput(input: unknown, keys: string[] = []): unknown {
+  if (!keys.length || typeof input !== "object" || input === null) return input;
+  const copy: Record<string, unknown> = { ...input as Record<string, unknown> };
+  for (const k of keys) if (copy[k] !== undefined) copy[k] = "[redacted]";
+  return copy;
+}

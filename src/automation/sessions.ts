@@ -10,10 +10,10 @@ import type { Flow } from "./flow.ts";
 import { EventHub, type SessionEvent, type SessionListener } from "./hub.ts";
 import { type LiveEnv, LiveSession } from "./live_session.ts";
 import type { BrowserPool } from "./pool.ts";
-import { BROWSER_CRASHED } from "./runtime.ts";
+import { BROWSER_CRASHED, redactInput } from "./runtime.ts";
 import { type SessionFilter, SessionStore } from "./session_store.ts";
 import { SessionQueue } from "./session_queue.ts";
-import { INTERRUPTED, isFinalStatus } from "./status.ts";
+import { isFinalStatus } from "./status.ts";
 import { type ArtifactInfo, type SessionView, toView } from "./view.ts";
 import type { WebhookSender } from "./webhooks.ts";
 
@@ -277,14 +277,9 @@ export class SessionService implements AsyncDisposable {
     const live = this.#live.get(id);
     if (live && !live.final) return live;
     const row = await this.#store.row(id);
-    const ended = isFinalStatus(row.status);
     if (what === "extend") throw new ConflictError(`Cannot extend: session ${id} is ${row.status}`);
-    throw new ConflictError(
-      ended
-        ? `Cannot ${what}: session ${id} is already ${row.status}`
-        : `Cannot ${what}: session ${id} is not run by this instance`,
-      { session_status: row.status },
-    );
+    const where = isFinalStatus(row.status) ? `is already ${row.status}` : "is not run by this instance";
+    throw new ConflictError(`Cannot ${what}: session ${id} ${where}`, { session_status: row.status });
   }
 
   #pump(): void {
@@ -298,24 +293,4 @@ export class SessionService implements AsyncDisposable {
     this.#deps.events.emit(type, payload, this.#deps.clock.now());
     if (live.webhookUrl) this.#webhooks.send(live.id, live.webhookUrl, type, payload);
   }
-}
-
-/** Marks sessions left active by a previous run of the server as failed (interrupted); main.ts calls it at start. */
-export async function markInterrupted(
-  deps: Pick<AutomationDeps, "db" | "clock" | "log" | "events">,
-): Promise<number> {
-  const ids = await new SessionStore(deps).endActive({ status: "failed", error: INTERRUPTED });
-  for (const id of ids) {
-    deps.events.emit("session.finished", { session_id: id, status: "failed", error: INTERRUPTED });
-  }
-  if (ids.length) deps.log.warn("sessions interrupted by a restart marked failed", { count: ids.length });
-  return ids.length;
-}
-
-/** A copy of `input` with the flow's secret fields replaced, fit for the database. */
-export function redactInput(input: unknown, keys: string[] = []): unknown {
-  if (!keys.length || typeof input !== "object" || input === null) return input;
-  const copy: Record<string, unknown> = { ...input as Record<string, unknown> };
-  for (const k of keys) if (copy[k] !== undefined) copy[k] = "[redacted]";
-  return copy;
 }
