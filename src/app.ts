@@ -14,6 +14,7 @@ import { legacyAutomationRoutes } from "../routes/legacy_automation.ts";
 import { legacyMediaAuthRoutes, mediaAuthRoutes } from "../routes/media_auth.ts";
 import { otpRoutes } from "../routes/otp.ts";
 import { sessionRoutes } from "../routes/sessions.ts";
+import { smartyardRoutes } from "../routes/smartyard/mod.ts";
 import { wsRoutes } from "../routes/ws.ts";
 import { CameraAuth } from "./cameras/media_auth.ts";
 import { demoPortal } from "./demo/mod.ts";
@@ -80,6 +81,8 @@ export function createApp(deps: Deps): Hono<AppEnv> {
   app.route("/api/v1", cameraRoutes(deps));
   app.route("/api/v1/media", mediaAuthRoutes(deps, cameraAuth));
   app.route("/api", legacyMediaAuthRoutes(deps, cameraAuth));
+  // SmartYard mobile apps: POST <SMARTYARD_PREFIX>user/…, address/…, cctv/…, pay/…; admin at /api/v1/smartyard.
+  app.route("/", smartyardRoutes(deps));
 
   // Old automation clients: /ws/legacy, /captcha/, /enable_api/:token, /api/v1/booking/…, /ws/:job_id.
   app.route("/", legacyAutomationRoutes(deps));

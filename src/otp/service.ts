@@ -22,16 +22,19 @@ export function parsePhone(deps: Pick<Deps, "config">, input: string, field = "p
   return e164;
 }
 
-/** Issues a new code for `phone` and sends it by SMS, enforcing cooldown and hourly caps per number and per IP. */
+/**
+ * Issues a new code for `phone` and sends it by SMS, enforcing cooldown and hourly caps per number and per IP.
+ * `codeLength` overrides OTP_LENGTH for clients with a fixed PIN field (the SmartYard apps: 4).
+ */
 export async function requestCode(
   deps: Deps,
-  input: { phone: string; ip: string },
+  input: { phone: string; ip: string; codeLength?: number },
 ): Promise<{ expires_in: number; resend_in: number }> {
   const { config, clock, db } = deps;
   const phone = parsePhone(deps, input.phone);
   const now = clock.now();
   const hourAgo = new Date(now.getTime() - HOUR_MS);
-  const code = randomDigits(config.OTP_LENGTH);
+  const code = randomDigits(input.codeLength ?? config.OTP_LENGTH);
 
   await db.transaction(async (tx) => {
     // Serialise requests for one number so two racing requests cannot both pass the cooldown.
