@@ -33,7 +33,7 @@ const houseId = z.coerce.number().int().min(1).max(2 ** 31 - 1);
 const address = z.string().trim().min(1).max(500);
 const coordinate = (max: number) =>
   z.union([z.string().trim(), z.number()]).transform(String).pipe(
-    z.string().regex(/^-?\d{1,3}(\.\d{1,10})?$/, "must be a decimal number").refine(
+    z.string().regex(/^-?\d{1,3}(\.\d{1,10})?$/, { message: "must be a decimal number", abort: true }).refine(
       (v) => Math.abs(Number(v)) <= max,
       `must be within ±${max}`,
     ),
