@@ -57,21 +57,16 @@ export async function authenticateAppToken(deps: Pick<Deps, "db">, token: string
 
 /** A user's app logins, oldest first, with the platform their push registration names. */
 export async function listAppSessions(deps: Pick<Deps, "db">, userId: string): Promise<AppSession[]> {
-  const rows = await deps.db.select({
-    sessionId: smartyardAppTokens.sessionId,
-    createdAt: smartyardAppTokens.createdAt,
-    revokedAt: authSessions.revokedAt,
-    platform: smartyardPushTokens.platform,
-  }).from(smartyardAppTokens)
+  const rows = await deps.db.select().from(smartyardAppTokens)
     .innerJoin(authSessions, eq(authSessions.id, smartyardAppTokens.sessionId))
     .leftJoin(smartyardPushTokens, eq(smartyardPushTokens.sessionId, smartyardAppTokens.sessionId))
     .where(eq(smartyardAppTokens.userId, userId))
     .orderBy(asc(smartyardAppTokens.createdAt));
-  return rows.map((r) => ({
-    session_id: r.sessionId,
-    created_at: r.createdAt.toISOString(),
-    revoked_at: r.revokedAt?.toISOString() ?? null,
-    platform: r.platform,
+  return rows.map(({ smartyard_app_tokens: token, auth_sessions: session, smartyard_push_tokens: push }) => ({
+    session_id: token.sessionId,
+    created_at: token.createdAt.toISOString(),
+    revoked_at: session.revokedAt?.toISOString() ?? null,
+    platform: push?.platform ?? null,
   }));
 }
 

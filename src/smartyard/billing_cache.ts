@@ -40,8 +40,32 @@ async function cacheRow(deps: Pick<Deps, "db">, phone: string): Promise<Row | un
   return row;
 }
 
-function isFresh(deps: Pick<Deps, "clock" | "config">, at: Date | null): boolean {
-  return !!at && deps.clock.now().getTime() - at.getTime() < deps.config.SMARTYARD_BILLING_CACHE_S * 1000;
+/** Which half of a phone's cache row: getaddresslist's or getlist's. */
+type Part = "addresses" | "contracts";
+
+/**
+ * The one caching rule for both halves: `cache` and fresh `fresh` reads use the row; otherwise billing is asked
+ * (which writes the row), and if billing fails (UpstreamError) an earlier answer, however old, stands in.
+ */
+async function cachedOrLive<P extends Part>(
+  sy: SmartyardDeps,
+  phone: string,
+  mode: CacheMode,
+  part: P,
+  ask: () => Promise<NonNullable<Row[P]>>,
+): Promise<NonNullable<Row[P]>> {
+  const row = await cacheRow(sy, phone);
+  const cached = row?.[part] ?? null;
+  const at = part === "addresses" ? row?.addressesAt : row?.contractsAt;
+  const fresh = !!at && sy.clock.now().getTime() - at.getTime() < sy.config.SMARTYARD_BILLING_CACHE_S * 1000;
+  if (mode === "cache" || (mode === "fresh" && fresh)) return (cached ?? []) as NonNullable<Row[P]>;
+  try {
+    return await ask();
+  } catch (err) {
+    if (!(err instanceof UpstreamError) || cached === null) throw err;
+    sy.log.warn(`billing down: using cached ${part}`, { reason: err.message });
+    return cached as NonNullable<Row[P]>;
+  }
 }
 
 /** The houses billing links to `phone`. */
@@ -50,22 +74,15 @@ export async function billingAddresses(
   phone: string,
   mode: CacheMode,
 ): Promise<BillingAddress[]> {
-  if (!sy.billing) return [];
-  const row = await cacheRow(sy, phone);
-  if (mode === "cache" || (mode === "fresh" && isFresh(sy, row?.addressesAt ?? null))) {
-    return row?.addresses ?? [];
-  }
-  try {
-    const addresses = await sy.billing.addresses(phone);
+  const billing = sy.billing;
+  if (!billing) return [];
+  return await cachedOrLive(sy, phone, mode, "addresses", async () => {
+    const addresses = await billing.addresses(phone);
     const now = sy.clock.now();
     await sy.db.insert(smartyardBillingCache).values({ phone, addresses, addressesAt: now })
       .onConflictDoUpdate({ target: smartyardBillingCache.phone, set: { addresses, addressesAt: now } });
     return addresses;
-  } catch (err) {
-    if (!(err instanceof UpstreamError) || !row?.addresses) throw err;
-    sy.log.warn("billing down: using cached addresses", { reason: err.message });
-    return row.addresses;
-  }
+  });
 }
 
 /** `phone`'s contracts, flattened from billing's places. */
@@ -75,17 +92,13 @@ export async function billingContracts(
   mode: CacheMode,
 ): Promise<CachedContract[]> {
   if (!sy.billing) return [];
-  const row = await cacheRow(sy, phone);
-  if (mode === "cache" || (mode === "fresh" && isFresh(sy, row?.contractsAt ?? null))) {
-    return row?.contracts ?? [];
-  }
-  try {
-    return toContracts(await billingPlaces(sy, phone));
-  } catch (err) {
-    if (!(err instanceof UpstreamError) || !row?.contracts) throw err;
-    sy.log.warn("billing down: using cached contracts", { reason: err.message });
-    return row.contracts;
-  }
+  return await cachedOrLive(
+    sy,
+    phone,
+    mode,
+    "contracts",
+    async () => toContracts(await billingPlaces(sy, phone)),
+  );
 }
 
 /** Asks billing for `phone`'s places and balances (never cached: balances must be current) and caches the contracts. */

@@ -1,6 +1,7 @@
 /** What a house gives its residents, set up by admins: its cameras (with the apps' camera settings) and residents. */
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, getTableColumns, sql } from "drizzle-orm";
 import { cameras, smartyardAddressGrants, smartyardCameras, smartyardHouseCameras } from "../../db/schema.ts";
+import { getCamera } from "../cameras/cameras.ts";
 import type { Deps } from "../deps.ts";
 import { NotFoundError, ValidationError } from "../errors.ts";
 import { phonesOfHouse, resyncPhones } from "./access.ts";
@@ -68,8 +69,7 @@ export async function attachCamera(
   settings: CameraSettings,
 ): Promise<{ camera: HouseCamera; created: boolean }> {
   await getHouse(sy, houseId);
-  const [cam] = await sy.db.select({ id: cameras.id }).from(cameras).where(eq(cameras.id, cameraId));
-  if (!cam) throw new NotFoundError("No camera with this id");
+  await getCamera(sy, cameraId);
   const now = sy.clock.now();
   const set: Partial<typeof smartyardCameras.$inferInsert> = { updatedAt: now };
   if (settings.lat !== undefined) set.lat = settings.lat;
@@ -133,30 +133,25 @@ export async function grantAddress(
   input: { phone: string; flat?: string | null },
 ): Promise<{ resident: Resident; created: boolean }> {
   await getHouse(sy, houseId);
-  const now = sy.clock.now();
-  const [made] = await sy.db.insert(smartyardAddressGrants)
-    .values({ phone: input.phone, houseId, flat: input.flat ?? null, createdAt: now })
-    .onConflictDoNothing().returning();
-  if (made) {
-    await resyncPhones(sy, [input.phone]);
-    return { resident: toResident(made), created: true };
-  }
-  const set = input.flat === undefined ? {} : { flat: input.flat };
-  const [row] = Object.keys(set).length
-    ? await sy.db.update(smartyardAddressGrants).set(set)
-      .where(and(eq(smartyardAddressGrants.phone, input.phone), eq(smartyardAddressGrants.houseId, houseId)))
-      .returning()
-    : await sy.db.select().from(smartyardAddressGrants)
-      .where(and(eq(smartyardAddressGrants.phone, input.phone), eq(smartyardAddressGrants.houseId, houseId)));
-  if (!row) throw new NotFoundError("The house was deleted meanwhile");
-  return { resident: toResident(row), created: false };
+  const [row] = await sy.db.insert(smartyardAddressGrants)
+    .values({ phone: input.phone, houseId, flat: input.flat ?? null, createdAt: sy.clock.now() })
+    .onConflictDoUpdate({
+      target: [smartyardAddressGrants.phone, smartyardAddressGrants.houseId],
+      // a repeat keeps the flat unless one is given
+      set: input.flat === undefined ? { phone: input.phone } : { flat: input.flat },
+    })
+    // xmax is 0 only in a row this statement inserted (Postgres' insert-or-update tell)
+    .returning({ ...getTableColumns(smartyardAddressGrants), created: sql<boolean>`xmax = 0` });
+  const { created, ...grant } = row;
+  if (created) await resyncPhones(sy, [input.phone]);
+  return { resident: toResident(grant), created };
 }
 
 /** Takes a house from a phone number (billing's addresses are billing's to change). */
 export async function revokeAddress(sy: SmartyardDeps, houseId: number, phone: string): Promise<void> {
-  const rows = await sy.db.delete(smartyardAddressGrants)
+  const [gone] = await sy.db.delete(smartyardAddressGrants)
     .where(and(eq(smartyardAddressGrants.phone, phone), eq(smartyardAddressGrants.houseId, houseId)))
-    .returning({ phone: smartyardAddressGrants.phone });
-  if (!rows.length) throw new NotFoundError("This phone has no grant to this house");
+    .returning();
+  if (!gone) throw new NotFoundError("This phone has no grant to this house");
   await resyncPhones(sy, [phone]);
 }

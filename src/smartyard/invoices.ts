@@ -30,24 +30,26 @@ export interface InvoiceView {
 }
 
 function view(r: Invoice): InvoiceView {
+  const { number, status, amount, phone, polls } = r;
+  const iso = (d: Date | null) => d?.toISOString() ?? null;
   return {
-    number: r.number,
-    status: r.status,
-    amount: r.amount,
+    number,
+    status,
+    amount,
     client_id: r.clientId,
-    phone: r.phone,
+    phone,
     user_id: r.userId,
     bank_order_id: r.bankOrderId,
     paid_via: r.paidVia,
     closed_reason: r.closedReason,
-    polls: r.polls,
+    polls,
     billing_notified: r.billingNotifiedAt !== null,
     notify_attempts: r.notifyAttempts,
     notify_error: r.notifyError,
     created_at: r.createdAt.toISOString(),
-    registered_at: r.registeredAt?.toISOString() ?? null,
-    paid_at: r.paidAt?.toISOString() ?? null,
-    billing_notified_at: r.billingNotifiedAt?.toISOString() ?? null,
+    registered_at: iso(r.registeredAt),
+    paid_at: iso(r.paidAt),
+    billing_notified_at: iso(r.billingNotifiedAt),
   };
 }
 

@@ -60,37 +60,44 @@ export async function settlePending(sy: SmartyardDeps): Promise<SettleReport> {
   return report;
 }
 
-/** Runs settlePending every SMARTYARD_POLL_INTERVAL_S, one pass at a time; closing waits for the pass under way. */
+/** Runs settlePending every SMARTYARD_POLL_INTERVAL_S: each pass is scheduled after the previous one ends. */
 export class PaymentSettler implements AsyncDisposable {
   readonly #sy: SmartyardDeps;
-  #timer?: ReturnType<typeof setInterval>;
-  #running?: Promise<void>;
+  #timer?: ReturnType<typeof setTimeout>;
+  #pass: Promise<void> = Promise.resolve();
+  #stopped = false;
 
   constructor(sy: SmartyardDeps) {
     this.#sy = sy;
   }
 
-  /** Starts the timer. */
+  /** Schedules the first pass. */
   start(): this {
-    this.#timer ??= setInterval(() => this.#tick(), this.#sy.config.SMARTYARD_POLL_INTERVAL_S * 1000);
+    this.#next();
     return this;
   }
 
-  #tick(): void {
-    if (this.#running) return;
-    this.#running = settlePending(this.#sy).then(
-      (r) => {
-        if (r.polled || r.expired || r.notified || r.failed) this.#sy.log.info("payments settled", { ...r });
-      },
-      (err) => this.#sy.log.error("payment settlement failed", { error: err }),
-    ).finally(() => (this.#running = undefined));
+  #next(): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#pass = this.#once().finally(() => this.#next());
+    }, this.#sy.config.SMARTYARD_POLL_INTERVAL_S * 1000);
   }
 
-  /** Stops the timer and waits for the pass under way. */
-  async close(): Promise<void> {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#running;
+  async #once(): Promise<void> {
+    try {
+      const r = await settlePending(this.#sy);
+      if (r.polled || r.expired || r.notified || r.failed) this.#sy.log.info("payments settled", { ...r });
+    } catch (err) {
+      this.#sy.log.error("payment settlement failed", { error: err });
+    }
+  }
+
+  /** Stops scheduling and waits for a pass under way. */
+  close(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    return this.#pass;
   }
 
   [Symbol.asyncDispose](): Promise<void> {
