@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { smartyardProfiles, smartyardPushTokens } from "../db/schema.ts";
+import { callbackKeysFromConfig } from "../src/smartyard/acquiring.ts";
+import { testConfig } from "./helpers.ts";
 import { envelopeError, expectJson, smartyardWorld } from "./smartyard_helpers.ts";
 
 Deno.test('POST /api/ext/options answers 200 with payments "t" when billing and the bank are configured', async () => {
@@ -110,4 +112,54 @@ Deno.test("POST /api/user/ping is 204 with a token and 401 without", async () =>
   const token = await w.login();
   assert.equal((await w.call("user/ping", undefined, token)).status, 204);
   await envelopeError(await w.call("user/ping"), 401);
+});
+
+Deno.test("SMARTYARD_PREFIX moves the apps' API (e.g. /mobile/ as the PHP server has it)", async () => {
+  await using w = await smartyardWorld({ config: { SMARTYARD_PREFIX: "/mobile/" } });
+  const moved = await w.t.json("POST", "/mobile/user/phonePattern");
+  assert.equal((await expectJson(moved, 200)).data, "+7 (###) ###-##-##");
+  const old = await w.t.json("POST", "/api/user/phonePattern");
+  assert.equal(old.status, 404);
+  await old.body?.cancel();
+});
+
+Deno.test("the old /api routes keep working beside the apps' API under /api/", async () => {
+  await using w = await smartyardWorld();
+  const otp = await w.t.json("POST", "/api/otprequest", {
+    client_secret: "legacy-secret",
+    phone: "+79161234567",
+  });
+  assert.deepEqual(await expectJson(otp, 200), { status: "sent", expires_in: 300, resend_in: 60 });
+  const flussonic = await w.t.app.request("/api/accessfl?name=yard-1");
+  assert.equal(flussonic.status, 403);
+  await flussonic.body?.cancel();
+  for (const path of ["/api/device", "/api/checkDeviceInfo"]) {
+    const res = await w.t.json("POST", path, { client_secret: "wrong", user: "x", imei: "1" });
+    assert.equal(res.status, 401, path);
+    await res.body?.cancel();
+  }
+});
+
+Deno.test("the SmartYard settings are checked at start-up", () => {
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ SMARTYARD_PREFIX: "api" }, /SMARTYARD_PREFIX/],
+    [{ SBERBANK_USERNAME: "u", SBERBANK_RETURN_URL: "https://x.example/" }, /SBERBANK_PASSWORD/],
+    [{ SBERBANK_TOKEN: "t" }, /SBERBANK_RETURN_URL/],
+    [{ SMARTYARD_DOOR_SECRETS: "{not json" }, /SMARTYARD_DOOR_SECRETS/],
+    [{ SMARTYARD_OTP_LENGTH: "3" }, /SMARTYARD_OTP_LENGTH/],
+    [{ SMARTYARD_MIN_VERSION_IOS: "v1" }, /SMARTYARD_MIN_VERSION_IOS/],
+    [{ SBERBANK_CURRENCY: "RUB" }, /SBERBANK_CURRENCY/],
+  ];
+  for (const [env, why] of bad) assert.throws(() => testConfig(env), why, JSON.stringify(env));
+  const ok = testConfig({
+    BILLING_URL: "http://billing.example/api",
+    SMARTYARD_DVR_URL: "https://dvr.example/",
+  });
+  assert.equal(ok.BILLING_URL, "http://billing.example/api/");
+  assert.equal(ok.SMARTYARD_DVR_URL, "https://dvr.example");
+  assert.throws(
+    () =>
+      callbackKeysFromConfig(testConfig({ SBERBANK_CALLBACK_CERT: "-----BEGIN CERTIFICATE-----\\nnope" })),
+    /SBERBANK_CALLBACK_CERT/,
+  );
 });
