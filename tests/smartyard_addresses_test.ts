@@ -186,3 +186,17 @@ Deno.test("a phone billing stops listing loses the house (and its doors) at the 
   assert.equal((await w.call("address/getAddressList", {}, token)).status, 204);
   await envelopeError(await w.call("address/openDoor", { domophoneId: "53" }, token), 404);
 });
+
+Deno.test("billing down with nothing cached: a door of an admin-granted house still opens", async () => {
+  await using w = await smartyardWorld();
+  await seedHouse(w);
+  await expectJson(await w.admin("PUT", `houses/101/residents/${PHONE}`, {}), 201);
+  const token = await w.login();
+  w.billing.mode = "down";
+  assert.equal((await w.call("address/openDoor", { domophoneId: "53" }, token)).status, 204);
+  // a door that is not theirs is then the billing outage (it might be billing's), not a 404
+  const other = await w.call("address/openDoor", { domophoneId: "99" }, token);
+  assert.equal(other.headers.get("retry-after"), "30");
+  await envelopeError(other, 502);
+  assert.equal(w.panel.opens.length, 1);
+});

@@ -368,3 +368,22 @@ Deno.test("billing reusing an invoice number is a 502, not a second invoice", as
   assert.match(String(e.data.detail), /already used/);
   assert.equal((await invoices(w)).length, 1);
 });
+
+Deno.test("pay/process for an invoice with no bank order takes the app's sbId only if no other invoice has it", async () => {
+  await using w = await smartyardWorld();
+  const first = await registered(w);
+  const second = await expectJson(
+    await w.call("pay/prepare", { clientId: CLIENT_ID, amount: "100" }, first.token),
+    200,
+  );
+  const res = await w.call("pay/process", { paymentId: second.data, sbId: first.orderId }, first.token);
+  assert.deepEqual((await envelopeError(res, 422)).data.errors, [{
+    field: "sbId",
+    message: "Is another invoice's bank order",
+  }]);
+  const rows = await invoices(w);
+  assert.deepEqual(
+    rows.map((r) => [r.number, r.bankOrderId]).sort(),
+    [[first.number, first.orderId], [second.data, null]].sort(),
+  );
+});

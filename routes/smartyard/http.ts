@@ -6,7 +6,7 @@
 import type { Context, ErrorHandler, MiddlewareHandler } from "hono";
 import type { z } from "zod";
 import type { Deps } from "../../src/deps.ts";
-import { toProblem, UnauthorizedError, ValidationError } from "../../src/errors.ts";
+import { AppError, toProblem, UnauthorizedError, ValidationError } from "../../src/errors.ts";
 import type { AppEnv } from "../../src/http.ts";
 import { type AppUser, authenticateAppToken } from "../../src/smartyard/app_tokens.ts";
 import { AppMessageError } from "../../src/smartyard/errors.ts";
@@ -40,7 +40,7 @@ export function envelopeErrors(deps: Pick<Deps, "log">): ErrorHandler<SyEnv> {
   return (err, c) => {
     const { problem, headers } = toProblem(err, c.req.path);
     const { type: _t, title, status, detail, instance: _i, ...extra } = problem;
-    if (status >= 500 && !(err instanceof AppMessageError)) {
+    if (!(err instanceof AppError)) {
       deps.log.error("unhandled error", { path: c.req.path, request_id: c.get("requestId"), error: err });
     }
     const message = err instanceof AppMessageError ? err.userMessage : USER_TEXT[status] ?? title;

@@ -135,10 +135,19 @@ export async function openDoor(
   user: AppUser,
   input: { domophoneId: number; doorId: number },
 ): Promise<void> {
-  const houses = await userHouses(sy, user, "fresh");
+  let houses: UserHouse[];
+  let outage: UpstreamError | undefined;
+  try {
+    houses = await userHouses(sy, user, "fresh");
+  } catch (err) {
+    // billing down and nothing cached: an admin's grant still opens its doors
+    if (!(err instanceof UpstreamError)) throw err;
+    outage = err;
+    houses = await userHouses(sy, user, "cache");
+  }
   const door = await findDoor(sy, houses.filter((h) => h.known).map((h) => h.houseId), input);
   if (!door) {
-    throw notFound(
+    throw outage ?? notFound(
       `No door ${input.doorId} of panel ${input.domophoneId} at this user's addresses`,
       "Дверь не найдена",
     );

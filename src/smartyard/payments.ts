@@ -152,8 +152,13 @@ export async function processPayment(
       status: "registered",
       registeredAt: now,
       updatedAt: now,
-    }).where(and(eq(smartyardInvoices.id, inv.id), isNull(smartyardInvoices.bankOrderId))).returning();
-    if (row) current = row;
+    }).where(and(
+      eq(smartyardInvoices.id, inv.id),
+      isNull(smartyardInvoices.bankOrderId),
+      sql`not exists (select 1 from ${smartyardInvoices} where ${smartyardInvoices.bankOrderId} = ${input.sbId})`,
+    )).returning();
+    if (!row) throw new ValidationError([{ field: "sbId", message: "Is another invoice's bank order" }]);
+    current = row;
   }
   if (!current.bankOrderId || !sy.bank) return;
   try {
