@@ -8,14 +8,17 @@ import { FakePanel } from "./fakes/intercom.ts";
 import { FakeSberbank, MERCHANT } from "./fakes/sberbank.ts";
 import { type TestApp, testApp } from "./helpers.ts";
 
-/** The phone the apps send (11 digits) and its E.164 form. */
+/** The phone the apps send (11 digits). */
 export const PHONE = "79161234567";
+/** PHONE as gatehouse keeps it. */
 export const PHONE_E164 = "+79161234567";
-
-/** A house billing links to PHONE, and its contract (money in rubles, as billing writes it). */
+/** The house billing links to PHONE (billPhone), set up by seedHouse. */
 export const HOUSE_ID = 101;
+/** Its address. */
 export const HOUSE_ADDRESS = "Тамбов, ул. Уборевича, дом 9";
+/** PHONE's contract in billing. */
 export const CLIENT_ID = "89545";
+/** What billing's getlist answers for PHONE (money in rubles, as billing writes it). */
 export const PLACE: FakePlace = {
   address: `${HOUSE_ADDRESS}, кв 17`,
   houseId: HOUSE_ID,
