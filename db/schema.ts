@@ -308,3 +308,160 @@ export const legacyBookingJobs = pgTable("legacy_booking_jobs", {
   userId: text("user_id").notNull(),
   createdAt: ts("created_at").notNull(),
 });
+
+// ---------------------------------------------------------------- smartyard (the SmartYard mobile apps)
+
+/** The apps' opaque bearer tokens, stored as SHA-256; each belongs to a login session (revoking it logs out). */
+export const smartyardAppTokens = pgTable(
+  "smartyard_app_tokens",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    sessionId: uuid("session_id").notNull().references(() => authSessions.id, { onDelete: "cascade" }),
+    userId: uuid("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    createdAt: ts("created_at").notNull(),
+  },
+  (
+    t,
+  ) => [
+    index("smartyard_app_tokens_session_idx").on(t.sessionId),
+    index("smartyard_app_tokens_user_idx").on(t.userId),
+  ],
+);
+
+/** What a user told the apps about themselves: name (user/sendName) and notification switches. */
+export const smartyardProfiles = pgTable("smartyard_profiles", {
+  userId: uuid("user_id").primaryKey().references(() => users.id, { onDelete: "cascade" }),
+  name: text("name"),
+  patronymic: text("patronymic"),
+  notifyMoney: boolean("notify_money").notNull().default(true),
+  notifyEnable: boolean("notify_enable").notNull().default(true),
+  updatedAt: ts("updated_at").notNull(),
+});
+
+/** One push registration per login session (device): user/registerPushToken. */
+export const smartyardPushTokens = pgTable("smartyard_push_tokens", {
+  sessionId: uuid("session_id").primaryKey().references(() => authSessions.id, { onDelete: "cascade" }),
+  userId: uuid("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  platform: text("platform").notNull(),
+  pushToken: text("push_token").notNull(),
+  pushService: text("push_service"),
+  voipToken: text("voip_token"),
+  /** iOS `type` (0–3) and `production` as the app sent them. */
+  tokenType: integer("token_type"),
+  production: boolean("production"),
+  updatedAt: ts("updated_at").notNull(),
+}, (t) => [index("smartyard_push_tokens_user_idx").on(t.userId)]);
+
+/** Houses the apps list; `id` is the house's number in billing, the apps' `houseId`. */
+export const smartyardHouses = pgTable("smartyard_houses", {
+  id: integer("id").primaryKey(),
+  address: text("address").notNull(),
+  createdAt: ts("created_at").notNull(),
+  updatedAt: ts("updated_at").notNull(),
+});
+
+/** A door of a house: an intercom panel (`domophoneId`) and its door number, opened by an HTTP GET. */
+export const smartyardDoors = pgTable("smartyard_doors", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  houseId: integer("house_id").notNull().references(() => smartyardHouses.id, { onDelete: "cascade" }),
+  domophoneId: integer("domophone_id").notNull(),
+  doorId: integer("door_id").notNull().default(0),
+  entrance: text("entrance"),
+  /** entrance | wicket | gate | barrier (the apps reject anything else). */
+  icon: text("icon").notNull(),
+  name: text("name").notNull(),
+  /** URL template with {domophoneId}, {doorId} and {secret:NAME} (from SMARTYARD_DOOR_SECRETS). */
+  openUrl: text("open_url").notNull(),
+  /** The panel's camera (cctv/camMap). */
+  cameraId: uuid("camera_id").references(() => cameras.id, { onDelete: "set null" }),
+  createdAt: ts("created_at").notNull(),
+  updatedAt: ts("updated_at").notNull(),
+}, (t) => [uniqueIndex("smartyard_doors_house_panel_idx").on(t.houseId, t.domophoneId, t.doorId)]);
+
+/** How the apps show a gatehouse camera: a numeric id (theirs are ints), map position and player settings. */
+export const smartyardCameras = pgTable("smartyard_cameras", {
+  id: integer("id").primaryKey().generatedAlwaysAsIdentity(),
+  cameraId: uuid("camera_id").notNull().unique().references(() => cameras.id, { onDelete: "cascade" }),
+  lat: text("lat").notNull(),
+  lon: text("lon").notNull(),
+  serverType: text("server_type"),
+  hlsMode: text("hls_mode"),
+  /** The stream base URL when it is not SMARTYARD_DVR_URL/<stream>. */
+  dvrUrl: text("dvr_url"),
+  hasSound: boolean("has_sound").notNull().default(false),
+  updatedAt: ts("updated_at").notNull(),
+});
+
+/** Which cameras a house has. */
+export const smartyardHouseCameras = pgTable("smartyard_house_cameras", {
+  houseId: integer("house_id").notNull().references(() => smartyardHouses.id, { onDelete: "cascade" }),
+  cameraId: uuid("camera_id").notNull().references(() => cameras.id, { onDelete: "cascade" }),
+  createdAt: ts("created_at").notNull(),
+}, (t) => [
+  primaryKey({ name: "smartyard_house_cameras_pk", columns: [t.houseId, t.cameraId] }),
+  index("smartyard_house_cameras_camera_idx").on(t.cameraId),
+]);
+
+/** Addresses an admin gave to a phone number, besides those billing knows. */
+export const smartyardAddressGrants = pgTable("smartyard_address_grants", {
+  phone: text("phone").notNull(),
+  houseId: integer("house_id").notNull().references(() => smartyardHouses.id, { onDelete: "cascade" }),
+  flat: text("flat"),
+  createdAt: ts("created_at").notNull(),
+}, (t) => [
+  primaryKey({ name: "smartyard_address_grants_pk", columns: [t.phone, t.houseId] }),
+  index("smartyard_address_grants_house_idx").on(t.houseId),
+]);
+
+/** The last answers of billing about one phone (getaddresslist, getlist), for access checks and outages. */
+export const smartyardBillingCache = pgTable("smartyard_billing_cache", {
+  phone: text("phone").primaryKey(),
+  addresses: jsonb("addresses").$type<{ houseId: number; address: string }[]>(),
+  addressesAt: ts("addresses_at"),
+  contracts: jsonb("contracts").$type<
+    { clientId: string; contractName: string; address: string; houseId: number | null; services: string[] }[]
+  >(),
+  contractsAt: ts("contracts_at"),
+});
+
+/** Camera grants the SmartYard address sync made (and may take back); admins' own grants are never here. */
+export const smartyardCameraGrants = pgTable("smartyard_camera_grants", {
+  userId: uuid("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  cameraId: uuid("camera_id").notNull().references(() => cameras.id, { onDelete: "cascade" }),
+  createdAt: ts("created_at").notNull(),
+}, (t) => [primaryKey({ name: "smartyard_camera_grants_pk", columns: [t.userId, t.cameraId] })]);
+
+/** Card payments: an invoice from billing (pay/prepare), its bank order (pay/register) and its settlement. */
+export const smartyardInvoices = pgTable("smartyard_invoices", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  /** Billing's invoice number: the apps' orderNumber and the bank's orderNumber. */
+  number: text("number").notNull().unique(),
+  userId: uuid("user_id").references(() => users.id, { onDelete: "set null" }),
+  phone: text("phone").notNull(),
+  clientId: text("client_id").notNull(),
+  /** Kopecks. */
+  amount: bigint("amount", { mode: "number" }).notNull(),
+  /** created | registered | paid | declined | expired */
+  status: text("status").notNull(),
+  bankOrderId: text("bank_order_id").unique(),
+  formUrl: text("form_url"),
+  /** Set while one request registers the order with the bank, so two cannot. */
+  registerClaimedAt: ts("register_claimed_at"),
+  registeredAt: ts("registered_at"),
+  paidAt: ts("paid_at"),
+  /** callback | poll */
+  paidVia: text("paid_via"),
+  closedReason: text("closed_reason"),
+  lastPolledAt: ts("last_polled_at"),
+  polls: integer("polls").notNull().default(0),
+  /** Billing was told of the payment (once); the claim keeps two instances from telling it twice. */
+  billingNotifiedAt: ts("billing_notified_at"),
+  notifyClaimedAt: ts("notify_claimed_at"),
+  notifyAttempts: integer("notify_attempts").notNull().default(0),
+  notifyError: text("notify_error"),
+  createdAt: ts("created_at").notNull(),
+  updatedAt: ts("updated_at").notNull(),
+}, (t) => [
+  index("smartyard_invoices_status_idx").on(t.status, t.registeredAt),
+  index("smartyard_invoices_phone_idx").on(t.phone, t.createdAt),
+]);

@@ -13,6 +13,7 @@ import { legacyRoutes } from "../routes/legacy/mod.ts";
 import { mediaAuthRoutes } from "../routes/media_auth.ts";
 import { otpRoutes } from "../routes/otp.ts";
 import { sessionRoutes } from "../routes/sessions.ts";
+import { smartyardRoutes } from "../routes/smartyard/mod.ts";
 import { wsRoutes } from "../routes/ws.ts";
 import { CameraAuth } from "./cameras/media_auth.ts";
 import { demoPortal } from "./demo/mod.ts";
@@ -78,6 +79,8 @@ export function createApp(injected: Deps): Hono<AppEnv> {
   const cameraAuth = deps.cameraAuth ?? new CameraAuth(deps);
   app.route("/api/v1", cameraRoutes(deps));
   app.route("/api/v1/media", mediaAuthRoutes(deps, cameraAuth));
+  // SmartYard mobile apps: POST <SMARTYARD_PREFIX>user/…, address/…, cctv/…, pay/…; admin at /api/v1/smartyard.
+  app.route("/", smartyardRoutes(deps));
 
   // Old clients' exact routes (routes/legacy/): /api/otprequest, /api/otpverify, /api/device,
   // /api/checkDeviceInfo, /api/accessfl, /fota.php, /qussd.php, /ws/legacy, /captcha/, /enable_api/:token,

@@ -6,6 +6,10 @@ const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) =>
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const list = z.string().default("").transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean));
 const optionalUrl = z.url().optional();
+// ---- smartyard
+const syVersion = z.string().regex(/^\d+(\.\d+)*$/, "must be a version like 1.4.2 or a build number");
+const syServerType = z.enum(["flussonic", "nimble", "macroscop", "trassir", "forpost"]);
+const syHlsMode = z.enum(["fmp4", "mpegts"]);
 // ---- cameras
 const mediaTemplate = z.string().refine((s) => s.includes("{stream}") && s.includes("{token}"), {
   message: "must contain {stream} and {token}",
@@ -132,6 +136,64 @@ export const configSchema = z.object({
   MEDIA_DASH_TEMPLATE: mediaTemplate.optional(),
   MEDIA_RTSP_TEMPLATE: mediaTemplate.optional(),
   MEDIA_PREVIEW_TEMPLATE: mediaTemplate.optional(),
+  // ---- smartyard (the SmartYard mobile apps, their billing and Sberbank acquiring; README "SmartYard")
+  /** Where the apps' API lives: every call is POST <prefix><module>/<method>. */
+  SMARTYARD_PREFIX: z.string().regex(/^\/([\w.-]+\/)*$/, "must start and end with / (e.g. /api/ or /mobile/)")
+    .default("/api/"),
+  /** Digits of the codes this client's SMS carry (the apps' PIN field is 4); the v1 API keeps OTP_LENGTH. */
+  SMARTYARD_OTP_LENGTH: int(4, 4).pipe(z.number().max(10)),
+  SMARTYARD_PHONE_PATTERN: z.string().max(64).default("+7 (###) ###-##-##"),
+  /** Below these versions the app is told `force_upgrade`; below the LATEST ones, `upgrade`. */
+  SMARTYARD_MIN_VERSION_ANDROID: syVersion.optional(),
+  SMARTYARD_MIN_VERSION_IOS: syVersion.optional(),
+  SMARTYARD_LATEST_VERSION_ANDROID: syVersion.optional(),
+  SMARTYARD_LATEST_VERSION_IOS: syVersion.optional(),
+  SMARTYARD_SUPPORT_PHONE: z.string().max(32).optional(),
+  SMARTYARD_TIME_ZONE: z.string().max(64).default("Europe/Moscow"),
+  /** Stream base of the apps' camera `url` (`<base>/<stream>`); unset: MEDIA_BASE_URL. */
+  SMARTYARD_DVR_URL: z.url().transform((u) => u.replace(/\/+$/, "")).optional(),
+  SMARTYARD_SERVER_TYPE: syServerType.default("flussonic"),
+  SMARTYARD_HLS_MODE: syHlsMode.default("fmp4"),
+  SMARTYARD_DOOR_TIMEOUT_MS: int(5_000, 1),
+  /** `{secret:NAME}` values of the door URL templates, as a JSON object (panel passwords stay out of the DB). */
+  SMARTYARD_DOOR_SECRETS: z.string().default("{}").transform((s, ctx) => {
+    try {
+      return JSON.parse(s) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "SMARTYARD_DOOR_SECRETS must be a JSON object" });
+      return z.NEVER;
+    }
+  }).pipe(z.record(z.string(), z.string())),
+  /** How long billing's answer about a phone's addresses and contracts is trusted for access checks. */
+  SMARTYARD_BILLING_CACHE_S: int(300, 1),
+  /** The largest card payment the apps may start, in kopecks. */
+  SMARTYARD_MAX_PAYMENT_KOPECKS: int(10_000_000, 1),
+  /** Orders with no bank callback are asked about after this many seconds, then every POLL_INTERVAL_S. */
+  SMARTYARD_POLL_AFTER_S: int(300, 1),
+  SMARTYARD_POLL_INTERVAL_S: int(60, 1),
+  /** Unpaid orders are closed as `expired` after this many seconds. */
+  SMARTYARD_ORDER_TTL_S: int(24 * 3600, 60),
+  /** The billing system's HTTP API: POST <BILLING_URL><method> with JSON (a trailing / is added). */
+  BILLING_URL: z.url().transform((u) => u.endsWith("/") ? u : `${u}/`).optional(),
+  BILLING_TOKEN: z.string().optional(),
+  BILLING_TIMEOUT_MS: int(5_000, 1),
+  /** Sberbank acquiring: https://securepayments.sberbank.ru (production) or https://3dsec.sberbank.ru (test). */
+  SBERBANK_URL: z.url().transform((u) => u.replace(/\/+$/, "")).default("https://3dsec.sberbank.ru"),
+  SBERBANK_USERNAME: z.string().optional(),
+  SBERBANK_PASSWORD: z.string().optional(),
+  /** Alternative to username and password: the merchant's API token. */
+  SBERBANK_TOKEN: z.string().optional(),
+  SBERBANK_RETURN_URL: optionalUrl,
+  SBERBANK_FAIL_URL: optionalUrl,
+  /** Sent as `dynamicCallbackUrl` (needs the bank's permission); otherwise set the callback in the bank's profile. */
+  SBERBANK_CALLBACK_URL: optionalUrl,
+  /** The symmetric key of callback checksums (HMAC-SHA256). */
+  SBERBANK_CALLBACK_SECRET: z.string().optional(),
+  /** The bank's certificate (or public key), PEM, for RSA-SHA512 callback checksums; `\n` escapes allowed. */
+  SBERBANK_CALLBACK_CERT: z.string().transform((s) => s.replaceAll("\\n", "\n")).optional(),
+  SBERBANK_CURRENCY: z.string().regex(/^\d{3}$/, "must be an ISO 4217 numeric code, e.g. 643").optional(),
+  SBERBANK_LANGUAGE: z.string().max(8).default("ru"),
+  SBERBANK_TIMEOUT_MS: int(10_000, 1),
 }).superRefine((c, ctx) => {
   const need = (when: boolean, keys: (keyof typeof c)[]) => {
     for (const k of keys) {
@@ -157,6 +219,23 @@ export const configSchema = z.object({
       code: "custom",
       path: ["TRACCAR_TOKEN"],
       message: "TRACCAR_TOKEN, or TRACCAR_USER and TRACCAR_PASSWORD, is required with TRACCAR_URL",
+    });
+  }
+}).superRefine((c, ctx) => {
+  // ---- smartyard: bank credentials come as a pair (or a token), and a payment needs a return URL
+  const bank = c.SBERBANK_USERNAME || c.SBERBANK_PASSWORD || c.SBERBANK_TOKEN;
+  if ((c.SBERBANK_USERNAME || c.SBERBANK_PASSWORD) && !(c.SBERBANK_USERNAME && c.SBERBANK_PASSWORD)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["SBERBANK_PASSWORD"],
+      message: "SBERBANK_USERNAME and SBERBANK_PASSWORD go together",
+    });
+  }
+  if (bank && !c.SBERBANK_RETURN_URL) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["SBERBANK_RETURN_URL"],
+      message: "SBERBANK_RETURN_URL is required",
     });
   }
 }).transform((c) => ({ ...c, DEMO_PORTAL: c.DEMO_PORTAL ?? c.ENV !== "production" }));

@@ -18,6 +18,8 @@ import { createAutomation, markInterrupted } from "./automation/mod.ts";
 import { builtinFlows } from "./automation/flows/mod.ts";
 import { CameraAuth } from "./cameras/media_auth.ts";
 import { DEMO_LOGIN } from "./demo/mod.ts";
+import { smartyardDeps } from "./smartyard/mod.ts";
+import { PaymentSettler } from "./smartyard/settle.ts";
 
 /** In development, a JWT secret is generated once and kept in DATA_DIR so sessions survive restarts. */
 async function resolveJwtSecret(config: Config): Promise<string> {
@@ -100,6 +102,12 @@ async function main() {
     log.info("traccar sync on", { url: deps.traccar.url, event_types: config.TRACCAR_EVENT_TYPES });
   } else {
     log.info("traccar not configured: devices are local, commands answer 503");
+  }
+
+  // smartyard: card payments the bank did not call back about are settled by polling it
+  const smartyard = smartyardDeps(deps);
+  if (smartyard.bank) {
+    resources.add("payment settler", new PaymentSettler(smartyard).start(), (s) => s.close());
   }
 
   const server = Deno.serve({
