@@ -6,6 +6,16 @@ const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) =>
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const list = z.string().default("").transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean));
 const optionalUrl = z.url().optional();
+/** A JSON object in one variable (default `{}`), checked against `shape`. */
+const jsonObject = <T extends z.ZodType>(name: string, shape: T) =>
+  z.string().default("{}").transform((s, ctx) => {
+    try {
+      return JSON.parse(s) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: `${name} must be a JSON object` });
+      return z.NEVER;
+    }
+  }).pipe(shape);
 // ---- smartyard
 const syVersion = z.string().regex(/^\d+(\.\d+)*$/, "must be a version like 1.4.2 or a build number");
 const syServerType = z.enum(["flussonic", "nimble", "macroscop", "trassir", "forpost"]);
@@ -115,14 +125,7 @@ export const configSchema = z.object({
   /** The one default timeout of every page wait in a flow (navigation, selectors, actions). */
   FLOW_STEP_TIMEOUT_S: int(15, 1),
   PORTAL_BASE_URL: optionalUrl,
-  FLOW_SECRETS: z.string().default("{}").transform((s, ctx) => {
-    try {
-      return JSON.parse(s) as unknown;
-    } catch {
-      ctx.addIssue({ code: "custom", message: "FLOW_SECRETS must be a JSON object" });
-      return z.NEVER;
-    }
-  }).pipe(z.record(z.string(), z.record(z.string(), z.string()))),
+  FLOW_SECRETS: jsonObject("FLOW_SECRETS", z.record(z.string(), z.record(z.string(), z.string()))),
   WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, "must look like whsec_<base64>").optional(),
   // ---- cameras
   /** Lifetime of a camera token, in minutes (legacy EXPIRE). */
@@ -156,14 +159,7 @@ export const configSchema = z.object({
   SMARTYARD_HLS_MODE: syHlsMode.default("fmp4"),
   SMARTYARD_DOOR_TIMEOUT_MS: int(5_000, 1),
   /** `{secret:NAME}` values of the door URL templates, as a JSON object (panel passwords stay out of the DB). */
-  SMARTYARD_DOOR_SECRETS: z.string().default("{}").transform((s, ctx) => {
-    try {
-      return JSON.parse(s) as unknown;
-    } catch {
-      ctx.addIssue({ code: "custom", message: "SMARTYARD_DOOR_SECRETS must be a JSON object" });
-      return z.NEVER;
-    }
-  }).pipe(z.record(z.string(), z.string())),
+  SMARTYARD_DOOR_SECRETS: jsonObject("SMARTYARD_DOOR_SECRETS", z.record(z.string(), z.string())),
   /** How long billing's answer about a phone's addresses and contracts is trusted for access checks. */
   SMARTYARD_BILLING_CACHE_S: int(300, 1),
   /** The largest card payment the apps may start, in kopecks. */
