@@ -25,6 +25,7 @@ const checkQuery = z.object({
   version: reportedVersionSchema,
 }).refine((q) => q.imei || q.device_id, { path: ["imei"], message: "imei (or device_id) is required" });
 
+const deviceParam = z.object({ device_id: deviceIdSchema });
 /** `/api/v1/fota/*`: the JSON check, the ESP HTTPUpdate check, and (admin) a device's last check. */
 export function fotaRoutes(deps: Deps) {
   return new Hono<AppEnv>()
@@ -51,8 +52,8 @@ export function fotaRoutes(deps: Deps) {
     .get("/esp", validate("query", z.object({ device_type: deviceTypeSchema })), async (c) => {
       return await espCheck(deps, c, c.req.valid("query").device_type);
     })
-    .get("/devices/:device_id", requireAuth(deps, ["admin"]), async (c) => {
-      const id = normaliseDeviceId(c.req.param("device_id"));
+    .get("/devices/:device_id", requireAuth(deps, ["admin"]), validate("param", deviceParam), async (c) => {
+      const id = normaliseDeviceId(c.req.valid("param").device_id);
       const state = await deviceCheckState(deps, id);
       if (!state) throw new NotFoundError(`Device ${id} has never checked for firmware`);
       return c.json(state);

@@ -4,30 +4,68 @@ import type { Context, ValidationTargets } from "hono";
 import { getConnInfo } from "hono/deno";
 import type { z } from "zod";
 import type { Principal } from "./auth/principal.ts";
-import { ValidationError } from "./errors.ts";
+import { AppError, type FieldError, ValidationError } from "./errors.ts";
 
 /** The Hono environment every route module shares. */
 export type AppEnv = { Variables: { requestId: string; principal: Principal } };
 
-/** zod validation for a request part; failures become one 422 problem listing the fields. */
+const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
+
+/**
+ * zod validation for a request part; failures become one 422 problem listing the fields. A JSON part with
+ * a body of another content type is a 415 (never silently read as `{}`), and text holding a NUL character
+ * (which no database column can store) is a 422 naming the field.
+ */
 export function validate<T extends z.ZodType, Target extends keyof ValidationTargets>(
   target: Target,
   schema: T,
 ) {
-  return zValidator(target, schema, (result) => {
+  const inner = zValidator(target, schema, (result) => {
     if (!result.success) throw validationError(result.error.issues, "(body)");
+    const nul = findNul(result.data, "");
+    if (nul) throw new ValidationError([nul]);
   });
+  if (target !== "json") return inner;
+  return (async (c, next) => {
+    const type = (c.req.header("content-type") ?? "").split(";")[0].trim();
+    const hasBody = c.req.raw.body !== null && c.req.header("content-length") !== "0";
+    if (hasBody && !JSON_TYPE.test(type)) {
+      throw new AppError(
+        415,
+        "Unsupported Media Type",
+        `This route takes application/json, not ${type || "no type"}`,
+      );
+    }
+    return await inner(c, next);
+  }) as typeof inner;
 }
 
 /** `value` parsed by `schema`, or one 422 problem listing the fields (`whole` names the value itself). */
 export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, whole: string): z.output<T> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw validationError(parsed.error.issues, whole);
+  const nul = findNul(parsed.data, whole);
+  if (nul) throw new ValidationError([nul]);
   return parsed.data;
 }
 
 function validationError(issues: readonly z.core.$ZodIssue[], whole: string): ValidationError {
   return new ValidationError(issues.map((i) => ({ field: i.path.join(".") || whole, message: i.message })));
+}
+
+/** The first string in `value` that holds a NUL character, as a field error. */
+function findNul(value: unknown, path: string): FieldError | undefined {
+  if (typeof value === "string") {
+    return value.includes("\u0000")
+      ? { field: path || "(body)", message: "must not contain NUL characters" }
+      : undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const found = findNul(v, path ? `${path}.${k}` : k);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** The caller's IP: the socket peer, or the proxy's header when TRUST_PROXY is on. */
