@@ -21,6 +21,14 @@ import { type Deps, withAppDefaults } from "./deps.ts";
 import { NotFoundError, PayloadTooLargeError, problemResponse, toProblem } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
 
+/** Headers of every HTML answer. */
+const HTML_SECURITY_HEADERS = {
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "content-security-policy": "frame-ancestors 'none'",
+  "referrer-policy": "no-referrer",
+};
+
 /** Largest request body accepted anywhere. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -47,6 +55,13 @@ export function createApp(injected: Deps): Hono<AppEnv> {
       duration_ms: Math.round((performance.now() - started) * 100) / 100,
       request_id: requestId,
     });
+  });
+  app.use(async (c, next) => {
+    await next();
+    // Pages (console, demo, docs) may not be framed or sniffed, and leak no referrer.
+    if (c.res.headers.get("content-type")?.startsWith("text/html")) {
+      for (const [name, value] of Object.entries(HTML_SECURITY_HEADERS)) c.res.headers.set(name, value);
+    }
   });
   app.use(bodyLimit({
     maxSize: MAX_BODY_BYTES,

@@ -44,6 +44,8 @@ export const configSchema = z.object({
   PUBLIC_URL: optionalUrl,
   /** The built-in demo portal at /demo: a development aid, on by default only outside production. */
   DEMO_PORTAL: bool.optional(),
+  /** Let production run with SMS_PROVIDER=console (codes printed to stdout): only for a private trial. */
+  ALLOW_CONSOLE_SMS: bool.default(false),
 
   OTP_LENGTH: int(6, 4).pipe(z.number().max(10)),
   OTP_TTL_S: int(300, 1),
@@ -197,6 +199,23 @@ export const configSchema = z.object({
     }
   };
   need(c.ENV === "production", ["JWT_SECRET"]);
+  // Production never prints codes to stdout by accident, and never serves the demo (its /_debug lists codes).
+  if (c.ENV === "production" && c.SMS_PROVIDER === "console" && !c.ALLOW_CONSOLE_SMS) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["SMS_PROVIDER"],
+      message:
+        "the console provider prints codes to stdout: choose kannel, http, twilio or ghasedak in production " +
+        "(or set ALLOW_CONSOLE_SMS=true for a private trial)",
+    });
+  }
+  if (c.ENV === "production" && c.DEMO_PORTAL) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["DEMO_PORTAL"],
+      message: "the demo portal is never served in production",
+    });
+  }
   need(c.SMS_PROVIDER === "kannel", ["KANNEL_URL"]);
   need(c.SMS_PROVIDER === "http", ["SMS_WEBHOOK_URL"]);
   need(c.SMS_PROVIDER === "twilio", ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]);

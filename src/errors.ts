@@ -79,8 +79,8 @@ export class TooManyRequestsError extends AppError {
 
 /** 502: an upstream service (SMS gateway, Traccar) failed. */
 export class BadGatewayError extends AppError {
-  constructor(detail: string) {
-    super(502, "Bad Gateway", detail);
+  constructor(detail: string, retryAfterS?: number) {
+    super(502, "Bad Gateway", detail, {}, retryAfterS ? { "retry-after": String(retryAfterS) } : {});
   }
 }
 

@@ -124,3 +124,15 @@ Deno.test("GET / serves the web console", async () => {
   assert.match(html, /gatehouse console/);
   assert.match(html, /\/api\/v1\/otp\/request/);
 });
+
+Deno.test("HTML answers carry nosniff, no framing and no referrer", async () => {
+  await using t = await testApp();
+  const res = await t.app.request("/");
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type")!, /text\/html/);
+  assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+  assert.equal(res.headers.get("x-frame-options"), "DENY");
+  assert.match(res.headers.get("content-security-policy")!, /frame-ancestors 'none'/);
+  assert.equal(res.headers.get("referrer-policy"), "no-referrer");
+  await res.body?.cancel();
+});

@@ -44,3 +44,20 @@ Deno.test("a provider without its settings, or a bad value, is a ConfigError nam
   assert.throws(() => loadConfig({ PORT: "eighty" }), /PORT/);
   assert.throws(() => loadConfig({ OTP_MESSAGE: "no placeholder" }), /OTP_MESSAGE/);
 });
+
+Deno.test("production refuses the console SMS provider (unless ALLOW_CONSOLE_SMS) and the demo portal", () => {
+  const prod = { ENV: "production", JWT_SECRET: "x".repeat(32) };
+  assert.throws(
+    () => loadConfig(prod),
+    (e) => e instanceof ConfigError && /SMS_PROVIDER: the console provider/.test(e.message),
+  );
+  const trial = loadConfig({ ...prod, ALLOW_CONSOLE_SMS: "true" });
+  assert.equal(trial.DEMO_PORTAL, false, "the demo is off by default in production");
+  assert.throws(
+    () => loadConfig({ ...prod, ALLOW_CONSOLE_SMS: "true", DEMO_PORTAL: "true" }),
+    (e) =>
+      e instanceof ConfigError &&
+      /DEMO_PORTAL: the demo portal is never served in production/.test(e.message),
+  );
+  assert.equal(loadConfig({}).DEMO_PORTAL, true, "on by default in development");
+});

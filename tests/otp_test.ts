@@ -90,7 +90,7 @@ Deno.test("a code works only once", async () => {
   await again.body?.cancel();
 });
 
-Deno.test("a wrong code answers 401 with attempts_left, and 5 wrong tries burn the code", async () => {
+Deno.test("a wrong code answers 401 with attempts_left; after 5 wrong tries the burned code answers 429 with Retry-After", async () => {
   await using t = await testApp();
   (await t.json("POST", "/api/v1/otp/request", { phone: PHONE })).body?.cancel();
   const code = t.sms.lastCode();
@@ -101,8 +101,9 @@ Deno.test("a wrong code answers 401 with attempts_left, and 5 wrong tries burn t
     assert.equal((await problem(res)).attempts_left, left);
   }
   const right = await t.json("POST", "/api/v1/otp/verify", { phone: PHONE, code });
-  assert.equal(right.status, 401, "the right code must fail once the code is burned");
-  assert.equal((await problem(right)).attempts_left, 0);
+  assert.equal(right.status, 429, "the right code must fail once the code is burned (Twilio's 429)");
+  assert.equal(right.headers.get("retry-after"), "60", "until a new code may be requested");
+  assert.match(String((await problem(right)).detail), /burned/);
 });
 
 Deno.test("OTP_MAX_ATTEMPTS is honoured and the right code on the last try still works", async () => {
@@ -185,17 +186,32 @@ Deno.test("one client IP gets at most OTP_IP_MAX_PER_HOUR requests per hour, acr
   assert.equal(other.status, 202, "another IP is not limited");
 });
 
-Deno.test("a provider failure answers 502 and leaves no usable code", async () => {
+Deno.test("a provider failure answers 502 with Retry-After, leaves no usable code, and counts as a send", async () => {
   await using t = await testApp();
   t.sms.failNext = true;
   const res = await t.json("POST", "/api/v1/otp/request", { phone: PHONE });
   assert.equal(res.status, 502);
-  assert.equal((await problem(res)).status, 502);
+  assert.equal(res.headers.get("retry-after"), "60");
+  assert.match(String((await problem(res)).detail), /its code will not work/);
   assert.equal((await t.db.db.select().from(otpCodes)).length, 0);
-  const sent = await t.db.db.select().from(otpRequests);
-  assert.deepEqual(sent.map((r) => r.sent), [false]);
-  // The failed send is no send: the number may ask again at once.
-  assert.equal((await t.json("POST", "/api/v1/otp/request", { phone: PHONE })).status, 202);
+  // A broken gateway is no SMS pump: the failed send counts against the cooldown.
+  const again = await t.json("POST", "/api/v1/otp/request", { phone: PHONE });
+  assert.equal(again.status, 429);
+  await again.body?.cancel();
+});
+
+Deno.test("with a failing gateway, back-to-back requests for one number reach it at most OTP_MAX_PER_HOUR times", async () => {
+  await using t = await testApp();
+  let tries = 0;
+  for (let i = 0; i < 8; i++) {
+    t.sms.failNext = true;
+    const res = await t.json("POST", "/api/v1/otp/request", { phone: PHONE });
+    if (res.status === 502) tries++;
+    else assert.equal(res.status, 429);
+    await res.body?.cancel();
+    t.clock.advance(61_000); // past the cooldown each time: only the hourly cap is left
+  }
+  assert.equal(tries, t.deps.config.OTP_MAX_PER_HOUR);
 });
 
 Deno.test("answers do not reveal whether a number belongs to a user", async () => {

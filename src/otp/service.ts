@@ -80,13 +80,16 @@ export async function requestCode(
   try {
     await deps.sms.send(phone, config.OTP_MESSAGE.replaceAll("{code}", code));
   } catch (err) {
-    // No code may stay usable after a failed send, and the failed send does not count as a send.
+    // A failed or timed-out send still counts against the number's cooldown and hourly cap (else a broken
+    // gateway becomes an SMS pump), and its code is deleted: a text that arrives late carries a dead code.
     await db.delete(otpCodes).where(and(eq(otpCodes.phone, phone), eq(otpCodes.createdAt, now)));
-    await db.update(otpRequests).set({ sent: false })
-      .where(and(eq(otpRequests.phone, phone), eq(otpRequests.createdAt, now)));
     const reason = err instanceof SmsError ? err.message : "SMS provider failed";
     deps.log.warn("otp send failed", { provider: deps.sms.name, reason });
-    throw new BadGatewayError(`The code could not be sent: ${reason}`);
+    throw new BadGatewayError(
+      `The code could not be sent: ${reason}. If a text still arrives, its code will not work; ` +
+        `request a new code in ${config.OTP_RESEND_S} s`,
+      config.OTP_RESEND_S,
+    );
   }
   deps.events.emit("otp.sent", { phone }, now);
   return { expires_in: config.OTP_TTL_S, resend_in: config.OTP_RESEND_S };
@@ -116,9 +119,7 @@ export async function verifyCode(deps: Deps, input: { phone: string; code: strin
       gt(otpCodes.expiresAt, now),
     ))
     .returning({ codeHash: otpCodes.codeHash, attempts: otpCodes.attempts });
-  if (!row) {
-    throw new UnauthorizedError("The code is invalid or expired; request a new code", { attempts_left: 0 });
-  }
+  if (!row) throw await noLiveCode(deps, phone, now);
   const attemptsLeft = config.OTP_MAX_ATTEMPTS - row.attempts;
   if (!constantTimeEqual(row.codeHash, codeHash(deps, phone, input.code.trim()))) {
     throw new UnauthorizedError(
@@ -135,6 +136,20 @@ export async function verifyCode(deps: Deps, input: { phone: string; code: strin
   }
   const user = await findOrCreateUser(deps, phone);
   return await startSession(deps, user);
+}
+
+/** Why no code could be checked: a burned code is a 429 until a new one may be requested, else a 401. */
+async function noLiveCode(deps: Deps, phone: string, now: Date): Promise<Error> {
+  const [code] = await deps.db.select({ attempts: otpCodes.attempts, createdAt: otpCodes.createdAt })
+    .from(otpCodes).where(and(eq(otpCodes.phone, phone), gt(otpCodes.expiresAt, now))).limit(1);
+  if (code && code.attempts >= deps.config.OTP_MAX_ATTEMPTS) {
+    const resendAt = new Date(code.createdAt.getTime() + deps.config.OTP_RESEND_S * 1000);
+    return new TooManyRequestsError(
+      "Too many wrong codes: this code is burned; request a new code",
+      Math.max(1, secondsUntil(now, resendAt)),
+    );
+  }
+  return new UnauthorizedError("The code is invalid or expired; request a new code", { attempts_left: 0 });
 }
 
 function codeHash(deps: Pick<Deps, "config">, phone: string, code: string): string {

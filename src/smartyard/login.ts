@@ -4,7 +4,7 @@
  */
 import { decodeJwt } from "jose";
 import type { Deps } from "../deps.ts";
-import { UnauthorizedError, ValidationError } from "../errors.ts";
+import { TooManyRequestsError, UnauthorizedError, ValidationError } from "../errors.ts";
 import { parsePhone, requestCode, verifyCode } from "../otp/service.ts";
 import { issueAppToken } from "./app_tokens.ts";
 import { AppMessageError } from "./errors.ts";
@@ -50,7 +50,8 @@ export async function confirmAppCode(
     sessionId = String(decodeJwt(pair.access_token).sid);
     userId = pair.user.id;
   } catch (err) {
-    if (!(err instanceof UnauthorizedError)) throw err;
+    // A burned code (429 on the v1 route) is, for the apps, a code that is no longer live: 404.
+    if (!(err instanceof UnauthorizedError) && !(err instanceof TooManyRequestsError)) throw err;
     const left = Number(err.extra.attempts_left ?? 0);
     if (left > 0) {
       throw new AppMessageError(403, "Forbidden", err.message, "Пин-код введен неверно");
