@@ -81,6 +81,7 @@ export class BrowserPool implements AsyncDisposable {
   #browser?: Browser;
   #launching?: Promise<Browser>;
   #generation = 0;
+  #swept = false;
   #closed = false;
   /** Contexts this pool lent, with who borrowed them (so several session services can share one pool). */
   readonly #leases = new Map<BrowserContext, Lease & { owner: unknown }>();
@@ -208,7 +209,11 @@ export class BrowserPool implements AsyncDisposable {
     } else {
       const executablePath = await findChrome(this.#options.executablePath);
       // Our own profile folder, removed when the browser goes away (also after a crash).
-      userDataDir = await Deno.makeTempDir({ prefix: "gatehouse-chrome-" });
+      userDataDir = await Deno.makeTempDir({ prefix: PROFILE_PREFIX });
+      if (!this.#swept) {
+        this.#swept = true; // once per pool: what a killed server left in the same temp folder
+        await removeStaleProfiles(log, userDataDir.slice(0, userDataDir.lastIndexOf("/")));
+      }
       this.#profileDirs.push(userDataDir);
       try {
         browser = await puppeteer.launch({
@@ -221,6 +226,8 @@ export class BrowserPool implements AsyncDisposable {
           handleSIGINT: false,
           handleSIGTERM: false,
           handleSIGHUP: false,
+          // CDP over a pipe: Chromium ends when its parent dies, even by SIGKILL (no orphaned browsers).
+          pipe: true,
         });
       } catch (err) {
         await removeDir(userDataDir);
@@ -326,4 +333,43 @@ async function removeDir(path: string): Promise<void> {
       await new Promise((r) => setTimeout(r, 100)); // Chromium may still be flushing files
     }
   }
+}
+
+/** Profile folders this pool makes in the temp dir. */
+const PROFILE_PREFIX = "gatehouse-chrome-";
+
+/**
+ * Removes profile folders that a killed server left behind: their Chromium's `SingletonLock` names a process
+ * that is gone (or, with no lock, the folder is over 10 minutes old). Profiles of live browsers stay.
+ */
+export async function removeStaleProfiles(log: Logger, tmpDir: string): Promise<number> {
+  let removed = 0;
+  try {
+    for await (const entry of Deno.readDir(tmpDir)) {
+      if (!entry.isDirectory || !entry.name.startsWith(PROFILE_PREFIX)) continue;
+      const dir = `${tmpDir}/${entry.name}`;
+      if (await profileInUse(dir)) continue;
+      await removeDir(dir);
+      removed++;
+    }
+  } catch (err) {
+    log.warn("sweeping stale browser profiles failed", { error: err });
+  }
+  if (removed) log.info("stale browser profiles removed", { count: removed });
+  return removed;
+}
+
+async function profileInUse(dir: string): Promise<boolean> {
+  try {
+    const owner = await Deno.readLink(`${dir}/SingletonLock`); // "<hostname>-<pid>"
+    const pid = Number(owner.slice(owner.lastIndexOf("-") + 1));
+    return Number.isInteger(pid) && pid > 0 && (await exists(`/proc/${pid}`));
+  } catch {
+    const info = await Deno.stat(dir).catch(() => null);
+    return !!info?.mtime && Date.now() - info.mtime.getTime() < 10 * 60_000;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
 }
