@@ -42,6 +42,9 @@ export const configSchema = z.object({
   CLIENT_SECRET: z.string().optional(),
   TRUST_PROXY: bool.default(false),
   PUBLIC_URL: optionalUrl,
+  /** Without PUBLIC_URL, links (ws_url) are built from the request's Host only when its name is listed here. */
+  ALLOWED_HOSTS: z.string().default("localhost,127.0.0.1,[::1]")
+    .transform((s) => s.split(",").map((x) => x.trim().toLowerCase()).filter(Boolean)),
   /** The built-in demo portal at /demo: a development aid, on by default only outside production. */
   DEMO_PORTAL: bool.optional(),
   /** Let production run with SMS_PROVIDER=console (codes printed to stdout): only for a private trial. */
@@ -198,7 +201,7 @@ export const configSchema = z.object({
       if (when && !c[k]) ctx.addIssue({ code: "custom", path: [k], message: `${k} is required` });
     }
   };
-  need(c.ENV === "production", ["JWT_SECRET"]);
+  need(c.ENV === "production", ["JWT_SECRET", "PUBLIC_URL"]);
   // Production never prints codes to stdout by accident, and never serves the demo (its /_debug lists codes).
   if (c.ENV === "production" && c.SMS_PROVIDER === "console" && !c.ALLOW_CONSOLE_SMS) {
     ctx.addIssue({

@@ -92,12 +92,20 @@ export function jsonSocket<T>(open: (peer: JsonPeer<T>) => SocketHandler): WSEve
   };
 }
 
+/**
+ * The origin links are built on: PUBLIC_URL, else the request's own origin when its host name is in
+ * ALLOWED_HOSTS (a forged Host never reaches a link), else http://localhost:PORT.
+ */
+export function publicOrigin(deps: Pick<Deps, "config">, c: Context): string {
+  if (deps.config.PUBLIC_URL) return deps.config.PUBLIC_URL;
+  const url = new URL(c.req.url);
+  if (deps.config.ALLOWED_HOSTS.includes(url.hostname.toLowerCase())) return url.origin;
+  return `http://localhost:${deps.config.PORT}`;
+}
+
 /** The socket URL of a session (or of /ws for `"*"`), with a fresh 60 s ticket. */
 export async function socketUrl(deps: Deps, c: Context, principal: Principal, sessionId: string | "*") {
-  const base = (deps.config.PUBLIC_URL ?? new URL(c.req.url).origin).replace(/\/+$/, "").replace(
-    /^http/,
-    "ws",
-  );
+  const base = publicOrigin(deps, c).replace(/\/+$/, "").replace(/^http/, "ws");
   const ticket = await issueTicket(deps, principal, sessionId);
   const path = sessionId === "*" ? "/ws" : `/api/v1/sessions/${sessionId}/ws`;
   return `${base}${path}?ticket=${encodeURIComponent(ticket)}`;

@@ -32,7 +32,13 @@ Deno.test("ENV=production without JWT_SECRET stops start-up with a clear message
     assert.match(err.message, /openssl rand/);
     return true;
   });
-  assert.equal(loadConfig({ ENV: "production", JWT_SECRET: "x".repeat(32) }).ENV, "production");
+  const prod = { ENV: "production", JWT_SECRET: "x".repeat(32), PUBLIC_URL: "https://gh.example" };
+  assert.equal(loadConfig({ ...prod, ALLOW_CONSOLE_SMS: "true" }).ENV, "production");
+  assert.throws(
+    () => loadConfig({ ...prod, ALLOW_CONSOLE_SMS: "true", PUBLIC_URL: "" }),
+    (e) => e instanceof ConfigError && /PUBLIC_URL is required/.test(e.message),
+    "links are never built from a request's Host in production",
+  );
 });
 
 Deno.test("a provider without its settings, or a bad value, is a ConfigError naming the key", () => {
