@@ -52,7 +52,7 @@ Deno.test("a provider without its settings, or a bad value, is a ConfigError nam
 });
 
 Deno.test("production refuses the console SMS provider (unless ALLOW_CONSOLE_SMS) and the demo portal", () => {
-  const prod = { ENV: "production", JWT_SECRET: "x".repeat(32) };
+  const prod = { ENV: "production", JWT_SECRET: "x".repeat(32), PUBLIC_URL: "https://gh.example" };
   assert.throws(
     () => loadConfig(prod),
     (e) => e instanceof ConfigError && /SMS_PROVIDER: the console provider/.test(e.message),
