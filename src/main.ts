@@ -94,6 +94,7 @@ async function main() {
       flows: builtinFlows,
       portalUrl: config.PORTAL_BASE_URL ?? `http://127.0.0.1:${config.PORT}/demo`,
       secrets: { ...demoLogins, ...config.FLOW_SECRETS },
+      cluster: database, // cluster: session event notices over LISTEN/NOTIFY
     }),
     (a) => a.close(),
   );

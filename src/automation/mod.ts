@@ -4,6 +4,8 @@ import type { Flow } from "./flow.ts";
 import { EventHub } from "./hub.ts";
 import { BrowserPool } from "./pool.ts";
 import { Reaper } from "./reaper.ts";
+import { SessionRelay } from "./relay.ts";
+import type { DbHandle } from "../../db/client.ts";
 import { type AutomationDeps, SessionService } from "./sessions.ts";
 import { SessionStore } from "./session_store.ts";
 import { INTERRUPTED } from "./status.ts";
@@ -34,6 +36,8 @@ export interface AutomationOptions {
   secrets?: Readonly<Record<string, Record<string, string>>>;
   /** Webhook delivery timeout (ms). */
   webhookTimeoutMs?: number;
+  /** cluster: the database handle whose LISTEN/NOTIFY carries event notices between instances. */
+  cluster?: Pick<DbHandle, "listen" | "notify">;
 }
 
 /** Builds the automation service; nothing is launched until the first session starts. */
@@ -51,11 +55,14 @@ export function createAutomation(deps: AutomationDeps, options: AutomationOption
     log,
     timeoutMs: options.webhookTimeoutMs,
   });
+  const hub = new EventHub((err) => log.error("session follower failed", { error: err }));
+  const relay = options.cluster ? new SessionRelay(hub, options.cluster, log) : undefined;
+  const listening = relay?.listen().catch((err) => log.error("session relay: listen failed", { error: err }));
   const sessions = new SessionService(deps, {
     flows: options.flows,
     pool,
     webhooks,
-    hub: new EventHub((err) => log.error("session follower failed", { error: err })),
+    hub,
     portalUrl: options.portalUrl ?? config.PORTAL_BASE_URL ?? `http://127.0.0.1:${config.PORT}/demo`,
     imagePersistMs: options.imagePersistMs,
     secrets: options.secrets,
@@ -66,6 +73,8 @@ export function createAutomation(deps: AutomationDeps, options: AutomationOption
     closing ??= (async () => {
       await reaper.close();
       await sessions.close();
+      await listening;
+      await relay?.[Symbol.asyncDispose]();
       await webhooks.close();
       if (ownPool) await pool.close();
     })();
