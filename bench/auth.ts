@@ -215,7 +215,9 @@ async function main() {
   try {
     await Deno.stat(WRK);
   } catch {
-    console.error(`wrk is missing at ${WRK}: install it with \`apt-get install wrk\` (Debian), then run again.`);
+    console.error(
+      `wrk is missing at ${WRK}: install it with \`apt-get install wrk\` (Debian), then run again.`,
+    );
     Deno.exit(2);
   }
   const rounds = Number(Deno.args.find((a) => a.startsWith("--rounds="))?.slice(9) ?? ROUNDS_DEFAULT);
@@ -245,9 +247,9 @@ async function main() {
         if (result.non_2xx > 0) throw new Error(`${t.name}: ${result.non_2xx} responses were not 2xx`);
         t.runs.push(result);
         console.log(
-          `round ${r}/${rounds} ${t.name.padEnd(28)} ${result.requests_per_s.toFixed(0).padStart(7)} req/s  p99 ${
-            result.latency_ms.p99.toFixed(3)
-          } ms`,
+          `round ${r}/${rounds} ${t.name.padEnd(28)} ${
+            result.requests_per_s.toFixed(0).padStart(7)
+          } req/s  p99 ${result.latency_ms.p99.toFixed(3)} ms`,
         );
       }
     }
@@ -257,14 +259,17 @@ async function main() {
     await admin.end({ timeout: 2 });
   }
   const [hello, ...rest] = targets.map((t) => summary(t.runs));
-  const results = Object.fromEntries(targets.slice(1).map((t, i) => [t.name, {
-    ...rest[i],
-    ratio_vs_hello: Math.round((rest[i].requests_per_s / hello.requests_per_s) * 1000) / 1000,
-  }]));
+  const results = Object.fromEntries(
+    targets.slice(1).map((t, i) => [t.name, {
+      ...rest[i],
+      ratio_vs_hello: Math.round((rest[i].requests_per_s / hello.requests_per_s) * 1000) / 1000,
+    }]),
+  );
   const report = {
     bench: "auth",
     at: new Date().toISOString(),
-    command: `wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION_S}s --timeout 2s --latency -H "authorization: Bearer <token>" <url>`,
+    command:
+      `wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION_S}s --timeout 2s --latency -H "authorization: Bearer <token>" <url>`,
     method: `${rounds} interleaved rounds per target after a ${WARMUP_S}s warm-up; medians reported`,
     machine: {
       cpus: navigator.hardwareConcurrency,
@@ -279,12 +284,17 @@ async function main() {
     not_measured: "POST /api/v1/otp/verify (needs a fresh code per request)",
   };
   await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
-  await Deno.writeTextFile(new URL("./results/auth.json", import.meta.url), JSON.stringify(report, null, 2) + "\n");
+  await Deno.writeTextFile(
+    new URL("./results/auth.json", import.meta.url),
+    JSON.stringify(report, null, 2) + "\n",
+  );
   console.log(`\n${report.command}; ${report.method}`);
   console.log(`hello-world (Deno.serve)     ${hello.requests_per_s} req/s  p99 ${hello.p99_ms} ms`);
   for (const [name, r] of Object.entries(results)) {
-    console.log(`${name.padEnd(28)} ${r.requests_per_s} req/s  p99 ${r.p99_ms} ms  ratio ${r.ratio_vs_hello} ` +
-      `(goal ≥ ${GOAL_RATIO}: ${r.ratio_vs_hello >= GOAL_RATIO ? "met" : "NOT met"})`);
+    console.log(
+      `${name.padEnd(28)} ${r.requests_per_s} req/s  p99 ${r.p99_ms} ms  ratio ${r.ratio_vs_hello} ` +
+        `(goal ≥ ${GOAL_RATIO}: ${r.ratio_vs_hello >= GOAL_RATIO ? "met" : "NOT met"})`,
+    );
   }
 }
 

@@ -21,7 +21,11 @@ export interface DbHandle {
    * Listens on a NOTIFY channel (lower-case name); `onListen` runs each time the listen is (re)established,
    * so a caller can reload what it missed while the channel was down. Resolves to the unlisten function.
    */
-  listen(channel: string, onMessage: (payload: string) => void, onListen?: () => void): Promise<() => Promise<void>>;
+  listen(
+    channel: string,
+    onMessage: (payload: string) => void,
+    onListen?: () => void,
+  ): Promise<() => Promise<void>>;
   /** Sends `payload` (under 8000 bytes) to every listener of `channel` on every instance. */
   notify(channel: string, payload: string): Promise<void>;
   close(): Promise<void>;
@@ -101,7 +105,8 @@ export async function usePglite(
         if (!closed) await off().catch(() => {});
       };
     },
-    notify: async (channel, payload) => void await client.query("select pg_notify($1, $2)", [channel, payload]),
+    notify: async (channel, payload) =>
+      void await client.query("select pg_notify($1, $2)", [channel, payload]),
     close,
     [Symbol.asyncDispose]: close,
   };

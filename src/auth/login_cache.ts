@@ -50,12 +50,17 @@ export class LoginSessions implements AsyncDisposable {
   readonly #offLocal: () => void;
   #unlisten?: () => Promise<void>;
 
-  constructor(deps: Pick<Deps, "db" | "clock" | "config" | "events" | "log">, options: { max?: number } = {}) {
+  constructor(
+    deps: Pick<Deps, "db" | "clock" | "config" | "events" | "log">,
+    options: { max?: number } = {},
+  ) {
     this.#deps = deps;
     this.#max = options.max ?? 100_000;
     // Revocations made by this instance apply before the broadcast comes back.
-    this.#offLocal = deps.events.on("auth.session_revoked", (e) =>
-      this.revoke(String(e.data.session_id), String(e.data.reason ?? "revoked")));
+    this.#offLocal = deps.events.on(
+      "auth.session_revoked",
+      (e) => this.revoke(String(e.data.session_id), String(e.data.reason ?? "revoked")),
+    );
   }
 
   /** Joins the revocation broadcast on `handle`; resolves once listening and caught up. */

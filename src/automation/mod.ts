@@ -5,6 +5,7 @@ import { EventHub } from "./hub.ts";
 import { BrowserPool } from "./pool.ts";
 import { Reaper } from "./reaper.ts";
 import { SessionRelay } from "./relay.ts";
+import { applyHere, CommandRelay } from "./commands.ts";
 import type { DbHandle } from "../../db/client.ts";
 import { type AutomationDeps, SessionService } from "./sessions.ts";
 import { SessionStore } from "./session_store.ts";
@@ -58,15 +59,27 @@ export function createAutomation(deps: AutomationDeps, options: AutomationOption
   const hub = new EventHub((err) => log.error("session follower failed", { error: err }));
   const relay = options.cluster ? new SessionRelay(hub, options.cluster, log) : undefined;
   const listening = relay?.listen().catch((err) => log.error("session relay: listen failed", { error: err }));
+  let commands: CommandRelay | undefined;
   const sessions = new SessionService(deps, {
     flows: options.flows,
     pool,
     webhooks,
     hub,
+    forward: options.cluster ? (id, command) => commands!.send(id, command) : undefined,
     portalUrl: options.portalUrl ?? config.PORTAL_BASE_URL ?? `http://127.0.0.1:${config.PORT}/demo`,
     imagePersistMs: options.imagePersistMs,
     secrets: options.secrets,
   });
+  if (options.cluster) {
+    commands = new CommandRelay(options.cluster, {
+      secret: config.JWT_SECRET ?? "",
+      log,
+      apply: (id, command) => applyHere(sessions, id, command),
+    });
+  }
+  const commandsListening = commands?.listen().catch((err) =>
+    log.error("session commands: listen failed", { error: err })
+  );
   const reaper = new Reaper(() => sessions.reap(), { intervalMs: options.reapIntervalMs ?? 1000, log });
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -74,7 +87,9 @@ export function createAutomation(deps: AutomationDeps, options: AutomationOption
       await reaper.close();
       await sessions.close();
       await listening;
+      await commandsListening;
       await relay?.[Symbol.asyncDispose]();
+      await commands?.[Symbol.asyncDispose]();
       await webhooks.close();
       if (ownPool) await pool.close();
     })();

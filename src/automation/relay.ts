@@ -64,6 +64,12 @@ export class SessionRelay implements AsyncDisposable {
     if (notice.instance === this.instance || typeof id !== "string" || typeof notice.seq !== "number") return;
     if (this.#hub.followers(id) === 0) return;
     // A wake-up, not an event: remote followers read the stored events after their last seq.
-    this.#hub.publish(id, { seq: notice.seq, type: "wake", data: {}, at: new Date().toISOString(), ephemeral: true });
+    this.#hub.publish(id, {
+      seq: notice.seq,
+      type: "wake",
+      data: {},
+      at: new Date().toISOString(),
+      ephemeral: true,
+    });
   }
 }
