@@ -1,5 +1,6 @@
 /** Access tokens: HS256 JWTs with pinned algorithm, issuer and audience (jose). */
 import { errors, jwtVerify, SignJWT } from "jose";
+import { makeRoom } from "../bounded.ts";
 import type { Clock } from "../clock.ts";
 
 /** What an access token says about its bearer. */
@@ -56,13 +57,7 @@ export class JwtKeys {
     const claims = await this.#verifyNow(token, audience);
     // Only verified tokens are remembered, so garbage cannot fill the map; when full, the oldest tenth goes.
     if (claims && token.length <= 8192) {
-      if (this.#verified.size >= this.#maxVerified) {
-        let drop = Math.ceil(this.#maxVerified / 10);
-        for (const k of this.#verified.keys()) {
-          if (drop-- <= 0) break;
-          this.#verified.delete(k);
-        }
-      }
+      makeRoom(this.#verified, this.#maxVerified);
       this.#verified.set(key, claims);
     }
     return claims;

@@ -11,6 +11,7 @@
 import { eq, gt } from "drizzle-orm";
 import type { DbHandle } from "../../db/client.ts";
 import { authSessions, users } from "../../db/schema.ts";
+import { makeRoom } from "../bounded.ts";
 import type { Deps } from "../deps.ts";
 
 /** The NOTIFY channel that carries login-session revocations between instances. */
@@ -177,14 +178,7 @@ export class LoginSessions implements AsyncDisposable {
   }
 
   #put(sessionId: string, entry: Entry): void {
-    if (this.#entries.size >= this.#max) {
-      // Drop the oldest tenth (insertion order); a dropped login is read again on its next request.
-      let drop = Math.ceil(this.#max / 10);
-      for (const k of this.#entries.keys()) {
-        if (drop-- <= 0) break;
-        this.#entries.delete(k);
-      }
-    }
+    makeRoom(this.#entries, this.#max); // a dropped login is read again on its next request
     this.#entries.set(sessionId, entry);
   }
 }
