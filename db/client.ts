@@ -17,6 +17,17 @@ export interface DbHandle {
   kind: "pglite" | "postgres";
   /** Where the data lives: a folder, `memory:` or the Postgres URL without its password. */
   location: string;
+  /**
+   * Listens on a NOTIFY channel (lower-case name); `onListen` runs each time the listen is (re)established,
+   * so a caller can reload what it missed while the channel was down. Resolves to the unlisten function.
+   */
+  listen(
+    channel: string,
+    onMessage: (payload: string) => void,
+    onListen?: () => void,
+  ): Promise<() => Promise<void>>;
+  /** Sends `payload` (under 8000 bytes) to every listener of `channel` on every instance. */
+  notify(channel: string, payload: string): Promise<void>;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -39,7 +50,19 @@ export async function createDb(
       throw err;
     }
     const close = () => client.end({ timeout: 5 });
-    return { db, kind: "postgres", location: redact(url), close, [Symbol.asyncDispose]: close };
+    return {
+      db,
+      kind: "postgres",
+      location: redact(url),
+      // postgres.js keeps a dedicated listen connection and re-listens after it reconnects (calling onlisten).
+      listen: async (channel, onMessage, onListen) => {
+        const { unlisten } = await client.listen(channel, onMessage, onListen);
+        return async () => await unlisten().catch(() => {});
+      },
+      notify: async (channel, payload) => void await client.notify(channel, payload),
+      close,
+      [Symbol.asyncDispose]: close,
+    };
   }
   const memory = url === "memory:" || url === "memory://";
   if (url && !memory) {
@@ -70,7 +93,23 @@ export async function usePglite(
     closed = true;
     await client.close();
   };
-  return { db, kind: "pglite", location: options.location ?? "memory:", close, [Symbol.asyncDispose]: close };
+  return {
+    db,
+    kind: "pglite",
+    location: options.location ?? "memory:",
+    // PGlite is one in-process connection: LISTEN/NOTIFY work within it and the channel is never lost.
+    listen: async (channel, onMessage, onListen) => {
+      const off = await client.listen(channel, onMessage);
+      onListen?.();
+      return async () => {
+        if (!closed) await off().catch(() => {});
+      };
+    },
+    notify: async (channel, payload) =>
+      void await client.query("select pg_notify($1, $2)", [channel, payload]),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
 }
 
 function redact(url: string): string {

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { requireAuth } from "../src/auth/middleware.ts";
 import { refreshSession, revokeSession } from "../src/auth/sessions.ts";
-import { getUser } from "../src/auth/users.ts";
+import { currentUser } from "../src/auth/users.ts";
 import type { Deps } from "../src/deps.ts";
 import { NotFoundError } from "../src/errors.ts";
 import { type AppEnv, validate } from "../src/http.ts";
@@ -27,6 +27,6 @@ export function authRoutes(deps: Deps) {
     .get("/me", userOnly, async (c) => {
       const p = c.get("principal");
       if (p.kind !== "user") throw new NotFoundError();
-      return c.json(await getUser(deps, p.userId));
+      return c.json(await currentUser(deps, p));
     });
 }

@@ -12,7 +12,7 @@ import { FINAL_STATUSES, SESSION_STATUSES } from "../src/automation/sessions.ts"
 import type { Deps } from "../src/deps.ts";
 import { NotFoundError } from "../src/errors.ts";
 import { type AppEnv, validate } from "../src/http.ts";
-import { answerBody, eventMessage, isFinalEvent, socketUrl } from "../src/http_socket.ts";
+import { answerBody, eventMessage, isFinalEvent, logoutWatch, socketUrl } from "../src/http_socket.ts";
 
 /** The body of POST /api/v1/sessions. */
 export const startBody = z.object({
@@ -124,9 +124,15 @@ export function sessionRoutes(deps: Deps) {
           SSE_HEARTBEAT_S * 1000,
         );
         stream.onAbort(() => end());
+        // cluster: a logout anywhere ends the stream with a final `logged_out` event (clients must not reconnect).
+        const unwatch = logoutWatch(deps, c.get("principal"))?.(() => {
+          write(() => stream.writeSSE({ event: "logged_out", data: JSON.stringify({ type: "logged_out" }) }));
+          write(() => Promise.resolve(end()));
+        });
         try {
           await ended;
         } finally {
+          unwatch?.();
           off();
           clearInterval(heartbeat);
           await writing;

@@ -27,6 +27,7 @@ import {
   isFinalEvent,
   type JsonPeer,
   jsonSocket,
+  logoutWatch,
   socketAuth,
   socketUrl,
 } from "../src/http_socket.ts";
@@ -107,7 +108,7 @@ function socketEvents(
       },
       close: () => off?.(),
     };
-  });
+  }, { logout: logoutWatch(deps, principal) });
 }
 
 /** Socket routes, mounted at the root: /ws, /api/v1/sessions/:id/ws and the ticket route. */

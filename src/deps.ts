@@ -1,6 +1,7 @@
 /** Everything the app needs, built once by main.ts (or by a test) and injected into createApp. */
 import type { Db } from "../db/client.ts";
 import type { JwtKeys } from "./auth/jwt.ts";
+import { LoginSessions } from "./auth/login_cache.ts";
 import type { Automation } from "./automation/mod.ts";
 import type { Clock } from "./clock.ts";
 import type { Config } from "./config.ts";
@@ -30,10 +31,12 @@ export interface Deps {
   startedAt?: number;
   /** Serialises double submits of one device claim; createApp makes one per app when absent. */
   claimLocks?: KeyedMutex;
+  /** cluster: login sessions in memory (revocations arrive by broadcast); createApp makes a local one when absent. */
+  logins?: LoginSessions;
 }
 
 /** Deps with the per-app objects filled in: what createApp hands the route modules. */
-export type AppDeps = Deps & Required<Pick<Deps, "startedAt" | "claimLocks">>;
+export type AppDeps = Deps & Required<Pick<Deps, "startedAt" | "claimLocks" | "logins">>;
 
 /** `deps` with every per-app object main.ts (or a test) did not inject made fresh, once per app. */
 export function withAppDefaults(deps: Deps): AppDeps {
@@ -41,5 +44,6 @@ export function withAppDefaults(deps: Deps): AppDeps {
     ...deps,
     startedAt: deps.startedAt ?? performance.now(),
     claimLocks: deps.claimLocks ?? new KeyedMutex(),
+    logins: deps.logins ?? new LoginSessions(deps),
   };
 }

@@ -50,6 +50,19 @@ export function socketAuth(deps: Deps, options: SocketAuthOptions = {}): Middlew
   };
 }
 
+/** cluster: the close code of a socket whose login was revoked (logout anywhere in the service). */
+export const LOGGED_OUT_CLOSE_CODE = 4401;
+
+/** Runs `end` once if the caller's login is revoked on any instance; returns the unwatch function. */
+export type LogoutWatch = (end: () => void) => () => void;
+
+/** The logout watch of `principal` (none for API keys, whose sockets live until they close). */
+export function logoutWatch(deps: Pick<Deps, "logins">, principal: Principal): LogoutWatch | undefined {
+  if (principal.kind !== "user" || !deps.logins) return undefined;
+  const logins = deps.logins;
+  return (end) => logins.watch(principal.sessionId, () => end());
+}
+
 /** The sending side of an open socket, as the socket's protocol code sees it. */
 export interface JsonPeer<T> {
   /** Sends `msg` as JSON text; dropped once the socket is closing or closed. */
@@ -67,16 +80,25 @@ export interface SocketHandler {
  * Hono socket events for a protocol: `open(peer)` runs when the socket opens and returns the handler of
  * its messages; the handler's `close` runs once, on close or on error, and nothing is sent after it.
  */
-export function jsonSocket<T>(open: (peer: JsonPeer<T>) => SocketHandler): WSEvents {
+export function jsonSocket<T>(
+  open: (peer: JsonPeer<T>) => SocketHandler,
+  options: { logout?: LogoutWatch } = {},
+): WSEvents {
   let handler: SocketHandler = {};
   let ended = false;
+  let unwatch: (() => void) | undefined;
   const end = () => {
     if (ended) return;
     ended = true;
+    unwatch?.();
     handler.close?.();
   };
   return {
     onOpen(_evt, ws: WSContext) {
+      unwatch = options.logout?.(() => {
+        if (ws.readyState <= 1) ws.close(LOGGED_OUT_CLOSE_CODE, "logged out");
+        end();
+      });
       handler = open({
         send: (msg) => {
           if (!ended && ws.readyState === 1) ws.send(JSON.stringify(msg));

@@ -5,6 +5,7 @@ import { startTraccarListener } from "./devices/listener.ts";
 import { DeviceScheduler } from "./devices/schedules.ts";
 import { traccarFromConfig } from "./devices/traccar_client.ts";
 import { JwtKeys } from "./auth/jwt.ts";
+import { LoginSessions } from "./auth/login_cache.ts";
 import { systemClock } from "./clock.ts";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { randomToken } from "./crypto.ts";
@@ -76,6 +77,10 @@ async function main() {
     startedAt,
     claimLocks: new KeyedMutex(),
   };
+  // cluster: login sessions live in memory; revocations from every instance arrive over LISTEN/NOTIFY.
+  deps.logins = new LoginSessions(deps);
+  await deps.logins.listen(database);
+  resources.add("login sessions", deps.logins, (l) => l[Symbol.asyncDispose]());
   // sessions a previous run left active are failed (interrupted) before any new one starts;
   // Chromium is launched on the first session. The pool is closed after the HTTP server (registered before it).
   await markInterrupted(deps);
@@ -89,6 +94,7 @@ async function main() {
       flows: builtinFlows,
       portalUrl: config.PORTAL_BASE_URL ?? `http://127.0.0.1:${config.PORT}/demo`,
       secrets: { ...demoLogins, ...config.FLOW_SECRETS },
+      cluster: database, // cluster: session event notices over LISTEN/NOTIFY
     }),
     (a) => a.close(),
   );

@@ -20,7 +20,7 @@ import { requireAutomation } from "../../src/automation/mod.ts";
 import type { Deps } from "../../src/deps.ts";
 import type { AppEnv } from "../../src/http.ts";
 import { parseLegacyFields } from "../../src/http_legacy.ts";
-import { jsonSocket, socketAuth } from "../../src/http_socket.ts";
+import { jsonSocket, logoutWatch, socketAuth } from "../../src/http_socket.ts";
 
 const startFields = z.object({
   user_id: z.string().trim().min(1).max(200).optional(),
@@ -70,7 +70,9 @@ export function bookingSocketRoutes(deps: Deps) {
     upgradeWebSocket(async (c) => {
       const view = await visibleJob(deps, c.get("principal"), c.req.param("job_id")!);
       const sessions = requireAutomation(deps).sessions;
-      return jsonSocket((peer) => ({ close: followBookingJob(sessions, view, peer) }));
+      return jsonSocket((peer) => ({ close: followBookingJob(sessions, view, peer) }), {
+        logout: logoutWatch(deps, c.get("principal")),
+      });
     }),
   );
 }

@@ -9,7 +9,7 @@ import { VehicleLookupSocket, type VehicleMessage } from "../../src/automation/l
 import { requireAutomation } from "../../src/automation/mod.ts";
 import type { Deps } from "../../src/deps.ts";
 import type { AppEnv } from "../../src/http.ts";
-import { jsonSocket, socketAuth } from "../../src/http_socket.ts";
+import { jsonSocket, logoutWatch, socketAuth } from "../../src/http_socket.ts";
 
 /** `/ws/legacy` (mounted at /ws/legacy). */
 export function vehicleSocketRoutes(deps: Deps) {
@@ -22,7 +22,7 @@ export function vehicleSocketRoutes(deps: Deps) {
       return jsonSocket<VehicleMessage>((peer) => {
         const app = new VehicleLookupSocket({ sessions, log: deps.log }, { principal, peer });
         return { message: (data) => app.receive(data), close: () => app.close() };
-      });
+      }, { logout: logoutWatch(deps, principal) });
     }),
   );
 }

@@ -1,5 +1,6 @@
 /** Access tokens: HS256 JWTs with pinned algorithm, issuer and audience (jose). */
 import { errors, jwtVerify, SignJWT } from "jose";
+import { makeRoom } from "../bounded.ts";
 import type { Clock } from "../clock.ts";
 
 /** What an access token says about its bearer. */
@@ -16,6 +17,9 @@ export class JwtKeys {
   readonly #issuer: string;
   readonly #audience: string;
   readonly #clock: Clock;
+  /** cluster: tokens already verified (by audience and text) → their claims; a repeat costs a map lookup. */
+  readonly #verified = new Map<string, AccessClaims & { exp: number }>();
+  readonly #maxVerified = 20_000;
 
   constructor(secret: string, options: { issuer: string; audience: string; clock: Clock }) {
     this.#key = new TextEncoder().encode(secret);
@@ -43,6 +47,23 @@ export class JwtKeys {
 
   /** Verifies a token; returns its claims, or null when it is invalid or expired. */
   async verify(token: string, audience = this.#audience): Promise<(AccessClaims & { exp: number }) | null> {
+    const key = `${audience} ${token}`;
+    const known = this.#verified.get(key);
+    if (known) {
+      if (known.exp * 1000 > this.#clock.now().getTime()) return known;
+      this.#verified.delete(key);
+      return null;
+    }
+    const claims = await this.#verifyNow(token, audience);
+    // Only verified tokens are remembered, so garbage cannot fill the map; when full, the oldest tenth goes.
+    if (claims && token.length <= 8192) {
+      makeRoom(this.#verified, this.#maxVerified);
+      this.#verified.set(key, claims);
+    }
+    return claims;
+  }
+
+  async #verifyNow(token: string, audience: string): Promise<(AccessClaims & { exp: number }) | null> {
     try {
       const { payload } = await jwtVerify(token, this.#key, {
         algorithms: ["HS256"],

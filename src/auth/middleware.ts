@@ -17,7 +17,7 @@ export function isApiKey(keys: readonly string[], key: string | undefined): bool
 
 /** Resolves the principal from `Authorization: Bearer …` or `x-api-key`, or returns null. */
 export async function authenticate(
-  deps: Pick<Deps, "config" | "jwt" | "db">,
+  deps: Pick<Deps, "config" | "jwt" | "db" | "logins">,
   headers: { authorization?: string; apiKey?: string },
 ): Promise<Principal | null> {
   const bearer = headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
@@ -27,13 +27,14 @@ export async function authenticate(
   if (!bearer) return null;
   const claims = await deps.jwt.verify(bearer);
   if (!claims) return null;
-  if (!(await isSessionActive(deps, claims.sid))) return null;
+  // The login must be live and be the token subject's own (a token naming another user's login is refused).
+  if (!(await isSessionActive(deps, claims.sid, claims.sub))) return null;
   return { kind: "user", userId: claims.sub, sessionId: claims.sid };
 }
 
 /** Middleware that lets through only the listed kinds of principal and stores it as `c.var.principal`. */
 export function requireAuth(
-  deps: Pick<Deps, "config" | "jwt" | "db">,
+  deps: Pick<Deps, "config" | "jwt" | "db" | "logins">,
   allow: Principal["kind"][] = ["admin", "user"],
 ): MiddlewareHandler<AppEnv> {
   return async (c, next) => {

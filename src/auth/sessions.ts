@@ -1,9 +1,10 @@
 /** Login sessions: access JWTs plus rotating refresh tokens whose reuse revokes the whole family. */
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import { authSessions, refreshTokens, users } from "../../db/schema.ts";
 import { randomToken, sha256Hex } from "../crypto.ts";
 import type { Deps } from "../deps.ts";
 import { UnauthorizedError } from "../errors.ts";
+import { AUTH_CHANNEL, type RevocationMessage } from "./login_cache.ts";
 
 /** The token pair and user returned by a login or a refresh. */
 export interface TokenPair {
@@ -64,14 +65,25 @@ export async function revokeSession(
     .returning({ userId: authSessions.userId });
   if (rows.length) {
     deps.events.emit("auth.session_revoked", { session_id: sessionId, user_id: rows[0].userId, reason });
+    // Every instance (this one included) drops the login from memory and closes its sockets and streams.
+    const msg: RevocationMessage = { session_id: sessionId, user_id: rows[0].userId, reason };
+    await deps.db.execute(sql`select pg_notify(${AUTH_CHANNEL}, ${JSON.stringify(msg)})`);
   }
 }
 
-/** True when the session exists and is not revoked. */
-export async function isSessionActive(deps: Pick<Deps, "db">, sessionId: string): Promise<boolean> {
-  const [row] = await deps.db.select({ revokedAt: authSessions.revokedAt }).from(authSessions)
-    .where(eq(authSessions.id, sessionId)).limit(1);
-  return !!row && !row.revokedAt;
+/**
+ * True when login session `sessionId` exists, is not revoked and belongs to `userId`: from the in-memory
+ * LoginSessions when the app has one (no round trip when warm), else one query.
+ */
+export async function isSessionActive(
+  deps: Pick<Deps, "db" | "logins">,
+  sessionId: string,
+  userId: string,
+): Promise<boolean> {
+  if (deps.logins) return !!(await deps.logins.check(sessionId, userId));
+  const [row] = await deps.db.select({ revokedAt: authSessions.revokedAt, userId: authSessions.userId })
+    .from(authSessions).where(eq(authSessions.id, sessionId)).limit(1);
+  return !!row && !row.revokedAt && row.userId === userId;
 }
 
 async function issuePair(deps: SessionDeps, user: { id: string; phone: string }, sessionId: string) {

@@ -35,3 +35,12 @@ export async function getUser(deps: Pick<Deps, "db">, id: string): Promise<User>
   if (!user) throw new NotFoundError("The user no longer exists");
   return user;
 }
+
+/** The calling user: from the in-memory login (no round trip when warm), else read from the database. */
+export async function currentUser(
+  deps: Pick<Deps, "db" | "logins">,
+  principal: { userId: string; sessionId: string },
+): Promise<User> {
+  const login = await deps.logins?.check(principal.sessionId, principal.userId);
+  return login ? { id: login.userId, phone: login.phone } : await getUser(deps, principal.userId);
+}

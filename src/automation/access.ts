@@ -53,7 +53,7 @@ export function issueTicket(
 
 /** Verifies a ticket for `sessionId`; returns the principal it stands for, or null. */
 export async function redeemTicket(
-  deps: Pick<Deps, "jwt" | "db">,
+  deps: Pick<Deps, "jwt" | "db" | "logins">,
   ticket: string,
   sessionId: string,
 ): Promise<Principal | null> {
@@ -63,6 +63,6 @@ export async function redeemTicket(
   if (!claims || claims.scope !== sessionId) return null;
   if (claims.sub === "admin" && claims.sid === "api-key") return { kind: "admin" };
   // A user's ticket dies with their login.
-  if (!(await isSessionActive(deps, claims.sid))) return null;
+  if (!(await isSessionActive(deps, claims.sid, claims.sub))) return null;
   return { kind: "user", userId: claims.sub, sessionId: claims.sid };
 }

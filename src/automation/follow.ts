@@ -2,8 +2,8 @@
  * The one way to follow a session: replay the stored events after a `seq`, then the live ones, in order,
  * without gaps or repeats, and end after the final status. REST long-poll, SSE, WebSocket and every legacy
  * adapter follow through here. Events of a session this instance runs wake followers at once (the hub);
- * a session run by another instance is read from the database every `remotePollMs` until the cross-instance
- * channel (LISTEN/NOTIFY) feeds the hub too.
+ * a session run by another instance is read from the database when the relay (relay.ts, LISTEN/NOTIFY) wakes
+ * the follower, and every `remotePollMs` as a safety net for a lost channel.
  */
 import type { Logger } from "../log.ts";
 import type { EventHub, SessionEvent, SessionListener } from "./hub.ts";
@@ -99,6 +99,7 @@ export class Follower {
     const { store } = this.#src;
     let last = after;
     while (!inbox.closed) {
+      inbox.drain(); // wake-ups from the relay (or frames): the log is read below
       const page = await store.events(id, last, REPLAY_PAGE);
       for (const event of page) {
         yield event;

@@ -22,6 +22,7 @@ export type SessionListener = (event: SessionEvent) => void;
 export class EventHub {
   readonly #subs = new Map<string, Set<SessionListener>>();
   readonly #onError: (err: unknown) => void;
+  readonly #taps = new Set<(sessionId: string, event: SessionEvent) => void>();
 
   constructor(onError: (err: unknown) => void = () => {}) {
     this.#onError = onError;
@@ -40,6 +41,13 @@ export class EventHub {
 
   /** Delivers `event` to the followers of `sessionId`; a failing follower never breaks the others. */
   publish(sessionId: string, event: SessionEvent): void {
+    for (const tap of this.#taps) {
+      try {
+        tap(sessionId, event);
+      } catch (err) {
+        this.#onError(err);
+      }
+    }
     const set = this.#subs.get(sessionId);
     if (!set) return;
     for (const listener of [...set]) {
@@ -49,6 +57,12 @@ export class EventHub {
         this.#onError(err);
       }
     }
+  }
+
+  /** cluster: sees every published event (the relay to other instances); returns the function that stops it. */
+  tap(fn: (sessionId: string, event: SessionEvent) => void): () => void {
+    this.#taps.add(fn);
+    return () => this.#taps.delete(fn);
   }
 
   /** How many followers `sessionId` has (for tests and metrics). */

@@ -4,6 +4,9 @@ import type { Flow } from "./flow.ts";
 import { EventHub } from "./hub.ts";
 import { BrowserPool } from "./pool.ts";
 import { Reaper } from "./reaper.ts";
+import { SessionRelay } from "./relay.ts";
+import { applyHere, CommandRelay } from "./commands.ts";
+import type { DbHandle } from "../../db/client.ts";
 import { type AutomationDeps, SessionService } from "./sessions.ts";
 import { SessionStore } from "./session_store.ts";
 import { INTERRUPTED } from "./status.ts";
@@ -34,6 +37,8 @@ export interface AutomationOptions {
   secrets?: Readonly<Record<string, Record<string, string>>>;
   /** Webhook delivery timeout (ms). */
   webhookTimeoutMs?: number;
+  /** cluster: the database handle whose LISTEN/NOTIFY carries event notices between instances. */
+  cluster?: Pick<DbHandle, "listen" | "notify">;
 }
 
 /** Builds the automation service; nothing is launched until the first session starts. */
@@ -51,21 +56,40 @@ export function createAutomation(deps: AutomationDeps, options: AutomationOption
     log,
     timeoutMs: options.webhookTimeoutMs,
   });
+  const hub = new EventHub((err) => log.error("session follower failed", { error: err }));
+  const relay = options.cluster ? new SessionRelay(hub, options.cluster, log) : undefined;
+  const listening = relay?.listen().catch((err) => log.error("session relay: listen failed", { error: err }));
+  let commands: CommandRelay | undefined;
   const sessions = new SessionService(deps, {
     flows: options.flows,
     pool,
     webhooks,
-    hub: new EventHub((err) => log.error("session follower failed", { error: err })),
+    hub,
+    forward: options.cluster ? (id, command) => commands!.send(id, command) : undefined,
     portalUrl: options.portalUrl ?? config.PORTAL_BASE_URL ?? `http://127.0.0.1:${config.PORT}/demo`,
     imagePersistMs: options.imagePersistMs,
     secrets: options.secrets,
   });
+  if (options.cluster) {
+    commands = new CommandRelay(options.cluster, {
+      secret: config.JWT_SECRET ?? "",
+      log,
+      apply: (id, command) => applyHere(sessions, id, command),
+    });
+  }
+  const commandsListening = commands?.listen().catch((err) =>
+    log.error("session commands: listen failed", { error: err })
+  );
   const reaper = new Reaper(() => sessions.reap(), { intervalMs: options.reapIntervalMs ?? 1000, log });
   let closing: Promise<void> | undefined;
   const close = () =>
     closing ??= (async () => {
       await reaper.close();
       await sessions.close();
+      await listening;
+      await commandsListening;
+      await relay?.[Symbol.asyncDispose]();
+      await commands?.[Symbol.asyncDispose]();
       await webhooks.close();
       if (ownPool) await pool.close();
     })();

@@ -1,5 +1,6 @@
 /** The flow runtime: prompt views, answer checks, and the FlowContext handed to a flow's run(). */
 import type { Page } from "puppeteer-core";
+import type { z } from "zod";
 import { ConflictError, ValidationError } from "../errors.ts";
 import type { FieldError } from "../errors.ts";
 import { ARTIFACT_NAME } from "./session_store.ts";
@@ -268,4 +269,15 @@ export function redactInput(input: unknown, keys: string[] = []): unknown {
   const copy: Record<string, unknown> = { ...input as Record<string, unknown> };
   for (const k of keys) if (copy[k] !== undefined) copy[k] = "[redacted]";
   return copy;
+}
+
+/** `input` parsed by `flow`'s schema; 422 naming each bad field as `input.…`. */
+export function parseFlowInput<T>(flow: { name: string; input: z.ZodType<T> }, input: unknown): T {
+  const parsed = flow.input.safeParse(input ?? {});
+  if (parsed.success) return parsed.data;
+  const fields = parsed.error.issues.map((i) => ({
+    field: ["input", ...i.path.map(String)].join("."),
+    message: i.message,
+  }));
+  throw new ValidationError(fields, `The input does not fit the flow ${flow.name}`);
 }

@@ -4,13 +4,14 @@
  * legacy adapters use only this.
  */
 import type { Deps } from "../deps.ts";
-import { ConflictError, NotFoundError, ServiceUnavailableError, ValidationError } from "../errors.ts";
+import { ConflictError, NotFoundError, ServiceUnavailableError } from "../errors.ts";
 import { Follower, type FollowOptions } from "./follow.ts";
 import type { Flow } from "./flow.ts";
 import { EventHub, type SessionEvent, type SessionListener } from "./hub.ts";
 import { type LiveEnv, LiveSession } from "./live_session.ts";
+import type { SessionCommand } from "./commands.ts";
 import type { BrowserPool } from "./pool.ts";
-import { BROWSER_CRASHED, redactInput } from "./runtime.ts";
+import { BROWSER_CRASHED, parseFlowInput, redactInput } from "./runtime.ts";
 import { type SessionFilter, SessionStore } from "./session_store.ts";
 import { SessionQueue } from "./session_queue.ts";
 import { isFinalStatus } from "./status.ts";
@@ -39,6 +40,8 @@ export interface SessionServiceOptions {
   imagePersistMs?: number;
   /** The one default timeout of every page wait in a flow. */
   stepTimeoutMs?: number;
+  /** cluster: sends a command to the instance running a session (commands.ts). */
+  forward?: (id: string, command: SessionCommand) => Promise<void>;
 }
 
 /** Starts, follows, answers and ends automation sessions. */
@@ -59,6 +62,7 @@ export class SessionService implements AsyncDisposable {
     const { config, log, clock } = deps;
     this.#deps = deps;
     this.#webhooks = options.webhooks;
+    this.#forward = options.forward;
     this.#flows = new Map(options.flows.map((f) => [f.name, f]));
     this.#store = new SessionStore(deps);
     this.#hub = options.hub ?? new EventHub((err) => log.error("session follower failed", { error: err }));
@@ -97,6 +101,9 @@ export class SessionService implements AsyncDisposable {
       }
     });
   }
+
+  /** cluster: forwards a command to the instance running a session; set by createAutomation. */
+  #forward?: (id: string, command: SessionCommand) => Promise<void>;
 
   /** The registered flows. */
   flows(): Flow[] {
@@ -167,24 +174,10 @@ export class SessionService implements AsyncDisposable {
    * Starts `flowName` for `owner` with `input`: 404 for an unknown flow, 422 (fields `input.…`) for bad
    * input, 429 when MAX_SESSIONS are running and MAX_QUEUE are waiting. The session is queued, then runs.
    */
-  async start(
-    owner: string,
-    flowName: string,
-    input: unknown,
-    options: { webhookUrl?: string } = {},
-  ): Promise<SessionView> {
+  async start(owner: string, flowName: string, input: unknown, options: { webhookUrl?: string } = {}) {
     const flow = this.#flows.get(flowName);
     if (!flow) throw new NotFoundError(`Unknown flow "${flowName}"`);
-    const parsed = flow.input.safeParse(input ?? {});
-    if (!parsed.success) {
-      throw new ValidationError(
-        parsed.error.issues.map((i) => ({
-          field: ["input", ...i.path.map(String)].join("."),
-          message: i.message,
-        })),
-        `The input does not fit the flow ${flow.name}`,
-      );
-    }
+    const parsed = { data: parseFlowInput(flow, input) };
     if (this.#closed) {
       throw new ServiceUnavailableError("Cannot start session: the server is shutting down", 5);
     }
@@ -225,29 +218,34 @@ export class SessionService implements AsyncDisposable {
    * handed to the flow only: neither stored nor logged.
    */
   async answer(id: string, promptId: string, value: unknown): Promise<void> {
-    await (await this.#running(id, "answer")).answer(promptId, value);
+    await (await this.#running(id, "answer", { op: "answer", prompt: promptId, value }))?.answer(
+      promptId,
+      value,
+    );
   }
 
   /** Cancels `id`: its browser context is closed before this returns. Ended sessions are left as they are. */
   async cancel(id: string): Promise<SessionView> {
     const live = this.#live.get(id);
-    if (live) {
-      await live.finish("cancelled");
-    } else {
-      const row = await this.#store.row(id);
-      // Not ours (another instance, or a leftover): end it in the database.
-      if (!isFinalStatus(row.status)) {
-        await this.#store.endActive({ status: "cancelled", error: null, ids: [id] });
-      }
+    if (live) await live.finish("cancelled");
+    else if (!isFinalStatus((await this.#store.row(id)).status)) {
+      // Not ours: the instance running it cancels it; if none answers (a leftover), end it in the database.
+      const forwarded = await this.#forward?.(id, { op: "cancel" }).then(() => true, () => false);
+      if (!forwarded) await this.#store.endActive({ status: "cancelled", error: null, ids: [id] });
     }
     return await this.get(id);
   }
 
   /** Gives `id` `seconds` more to live (its session deadline and its open prompt's deadline). */
   async extend(id: string, seconds: number): Promise<SessionView> {
-    const live = await this.#running(id, "extend");
-    await live.extend(Math.max(1, Math.min(Math.floor(seconds), this.#deps.config.SESSION_MAX_S)));
+    const s = Math.max(1, Math.min(Math.floor(seconds), this.#deps.config.SESSION_MAX_S));
+    await (await this.#running(id, "extend", { op: "extend", seconds: s }))?.extend(s);
     return await this.get(id);
+  }
+
+  /** cluster: true when this instance runs `id` now (commands for it are applied here). */
+  runsHere(id: string): boolean {
+    return !!this.#live.get(id) && !this.#live.get(id)!.final;
   }
 
   /**
@@ -273,10 +271,12 @@ export class SessionService implements AsyncDisposable {
   }
 
   /** The live session `id` for a command; 409 (with the stored status) when it ended or runs elsewhere. */
-  async #running(id: string, what: string): Promise<LiveSession> {
+  async #running(id: string, what: string, command: SessionCommand): Promise<LiveSession | undefined> {
     const live = this.#live.get(id);
     if (live && !live.final) return live;
     const row = await this.#store.row(id);
+    // cluster: run by another instance: that one applies it (its refusal is thrown here).
+    if (!live && !isFinalStatus(row.status) && this.#forward) return void await this.#forward(id, command);
     if (what === "extend") throw new ConflictError(`Cannot extend: session ${id} is ${row.status}`);
     const where = isFinalStatus(row.status) ? `is already ${row.status}` : "is not run by this instance";
     throw new ConflictError(`Cannot ${what}: session ${id} ${where}`, { session_status: row.status });

@@ -67,7 +67,7 @@ const MAX_TOKEN_CHARS = 8192;
 
 /** Checks camera tokens against streams with in-memory verification and a bounded state cache. */
 export class CameraAuth implements Disposable {
-  readonly #deps: Pick<Deps, "db" | "clock" | "config" | "jwt" | "events" | "log">;
+  readonly #deps: Pick<Deps, "db" | "clock" | "config" | "jwt" | "events" | "log" | "logins">;
   readonly #tokens = new Map<string, VerifiedToken>();
   readonly #sessions = new Map<string, CacheEntry>();
   readonly #maxTokens: number;
@@ -75,7 +75,7 @@ export class CameraAuth implements Disposable {
   readonly #unsubscribe: (() => void)[];
 
   constructor(
-    deps: Pick<Deps, "db" | "clock" | "config" | "jwt" | "events" | "log">,
+    deps: Pick<Deps, "db" | "clock" | "config" | "jwt" | "events" | "log" | "logins">,
     options: { maxTokens?: number; maxSessions?: number } = {},
   ) {
     this.#deps = deps;
@@ -103,6 +103,8 @@ export class CameraAuth implements Disposable {
     // Whole seconds only: X-AuthDuration must never reach past the token's expiry.
     const leftS = Math.floor((claims.expiresAtMs - nowMs) / 1000);
     if (leftS < 1) return { allow: false, reason: "expired" };
+    // cluster: a logout on any instance is known here at once (broadcast), before the cached state expires.
+    if (this.#deps.logins?.isRevoked(claims.sessionId)) return { allow: false, reason: "session_revoked" };
 
     let state = await this.#state(claims.sessionId, nowMs);
     if (!state.active || state.userId !== claims.userId) return { allow: false, reason: "session_revoked" };
