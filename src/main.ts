@@ -20,6 +20,7 @@ import { CameraAuth } from "./cameras/media_auth.ts";
 import { DEMO_LOGIN } from "./demo/mod.ts";
 import { smartyardDeps } from "./smartyard/mod.ts";
 import { PaymentSettler } from "./smartyard/settle.ts";
+import { createWebhookWorker, sessionOutbox } from "./webhooks/mod.ts";
 
 /** In development, a JWT secret is generated once and kept in DATA_DIR so sessions survive restarts. */
 async function resolveJwtSecret(config: Config): Promise<string> {
@@ -79,6 +80,9 @@ async function main() {
   // sessions a previous run left active are failed (interrupted) before any new one starts;
   // Chromium is launched on the first session. The pool is closed after the HTTP server (registered before it).
   await markInterrupted(deps);
+  // ---- webhooks: the outbox worker delivers what session (and other) changes wrote; closed after the
+  // sessions end and before the database. Messages it holds at a crash are retried after their lease.
+  const webhookWorker = resources.add("webhook worker", createWebhookWorker(deps).start(), (w) => w.close());
   // Flows pointed at the built-in demo portal log in as demo/demo unless FLOW_SECRETS says otherwise.
   const demoLogins = config.DEMO_PORTAL && !config.PORTAL_BASE_URL
     ? Object.fromEntries(builtinFlows.map((f) => [f.name, { ...DEMO_LOGIN }]))
@@ -89,6 +93,7 @@ async function main() {
       flows: builtinFlows,
       portalUrl: config.PORTAL_BASE_URL ?? `http://127.0.0.1:${config.PORT}/demo`,
       secrets: { ...demoLogins, ...config.FLOW_SECRETS },
+      outbox: sessionOutbox(config, () => webhookWorker.kick()), // webhooks
     }),
     (a) => a.close(),
   );

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { checkAnswer } from "../src/automation/runtime.ts";
-import { signWebhook } from "../src/automation/webhooks.ts";
+import { signWebhook } from "../src/webhooks/signing.ts";
 import { ConfigError, loadConfig } from "../src/config.ts";
 import { ValidationError } from "../src/errors.ts";
 

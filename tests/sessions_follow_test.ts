@@ -6,7 +6,7 @@ import { readSse, socket } from "./e2e_fixtures.ts";
 import assert from "node:assert/strict";
 import { eq } from "drizzle-orm";
 import { automationEvents, automationSessions } from "../db/schema.ts";
-import { signWebhook } from "../src/automation/webhooks.ts";
+import { signWebhook } from "../src/webhooks/signing.ts";
 import { ADMIN, automationApp, waitFor, withSharedBrowser } from "./automation_fixtures.ts";
 
 // deno-lint-ignore no-explicit-any

@@ -7,15 +7,14 @@ import { Reaper } from "./reaper.ts";
 import { type AutomationDeps, SessionService } from "./sessions.ts";
 import { SessionStore } from "./session_store.ts";
 import { INTERRUPTED } from "./status.ts";
-import { WebhookSender } from "./webhooks.ts";
+import type { SessionOutbox } from "./session_store.ts";
 
 /** Everything the session routes (and the legacy surfaces) use; `Deps.automation`. */
 export interface Automation extends AsyncDisposable {
   sessions: SessionService;
   pool: BrowserPool;
   reaper: Reaper;
-  webhooks: WebhookSender;
-  /** Ends the sessions, stops the reaper, flushes webhooks and closes the pool (if it owns it). */
+  /** Ends the sessions, stops the reaper and closes the pool (if it owns it). */
   close(): Promise<void>;
 }
 
@@ -32,29 +31,23 @@ export interface AutomationOptions {
   imagePersistMs?: number;
   /** Credentials per flow; FLOW_SECRETS by default. */
   secrets?: Readonly<Record<string, Record<string, string>>>;
-  /** Webhook delivery timeout (ms). */
-  webhookTimeoutMs?: number;
+  /** The webhook outbox session changes write to (src/webhooks/mod.ts sessionOutbox). */
+  outbox?: SessionOutbox;
 }
 
 /** Builds the automation service; nothing is launched until the first session starts. */
 export function createAutomation(deps: AutomationDeps, options: AutomationOptions): Automation {
-  const { config, log, clock } = deps;
+  const { config, log } = deps;
   const ownPool = !options.pool;
   const pool = options.pool ?? new BrowserPool({
     executablePath: config.CHROME_PATH,
     wsEndpoint: config.BROWSER_WS_ENDPOINT,
     log,
   });
-  const webhooks = new WebhookSender({
-    secret: config.WEBHOOK_SECRET,
-    clock,
-    log,
-    timeoutMs: options.webhookTimeoutMs,
-  });
   const sessions = new SessionService(deps, {
     flows: options.flows,
     pool,
-    webhooks,
+    outbox: options.outbox,
     hub: new EventHub((err) => log.error("session follower failed", { error: err })),
     portalUrl: options.portalUrl ?? config.PORTAL_BASE_URL ?? `http://127.0.0.1:${config.PORT}/demo`,
     imagePersistMs: options.imagePersistMs,
@@ -66,10 +59,9 @@ export function createAutomation(deps: AutomationDeps, options: AutomationOption
     closing ??= (async () => {
       await reaper.close();
       await sessions.close();
-      await webhooks.close();
       if (ownPool) await pool.close();
     })();
-  return { sessions, pool, reaper, webhooks, close, [Symbol.asyncDispose]: close };
+  return { sessions, pool, reaper, close, [Symbol.asyncDispose]: close };
 }
 
 /** The automation service, or a 503 when this server runs without it. */
