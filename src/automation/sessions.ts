@@ -15,6 +15,7 @@ import { type SessionFilter, type SessionOutbox, SessionStore } from "./session_
 import { SessionQueue } from "./session_queue.ts";
 import { isFinalStatus } from "./status.ts";
 import { type ArtifactInfo, type SessionView, toView } from "./view.ts";
+import { assertPublicTarget } from "../webhooks/ssrf.ts";
 
 export { INTERRUPTED, PromptClosedError, SessionEndedError } from "./status.ts";
 export { QUEUE_RETRY_AFTER_S } from "./session_queue.ts";
@@ -182,6 +183,9 @@ export class SessionService implements AsyncDisposable {
         })),
         `The input does not fit the flow ${flow.name}`,
       );
+    }
+    if (options.webhookUrl) {
+      await assertPublicTarget(options.webhookUrl, this.#deps.config.WEBHOOK_ALLOW_PRIVATE, "webhook_url");
     }
     if (this.#closed) {
       throw new ServiceUnavailableError("Cannot start session: the server is shutting down", 5);
