@@ -48,7 +48,7 @@ export function receiver(port = 0): Receiver {
 /** A worker on `deps` (not started), quiet. */
 export function worker(
   deps: { db: Db; clock: Clock; config: Config },
-  options: { name?: string; pollMs?: number } = {},
+  options: { name?: string; pollMs?: number; closeGraceMs?: number } = {},
 ): WebhookWorker {
   return createWebhookWorker({ ...deps, log: createLogger("silent") }, { pollMs: 10, ...options });
 }

@@ -219,7 +219,7 @@ Deno.test("a worker stopped, or dead, mid-delivery loses nothing: another instan
   await subscribe(t, r.url);
   await scriptedSession(outboxStore(t.deps), t.clock);
   // a clean stop (SIGTERM): the lease is handed back, a second instance carries on at once
-  const first = worker(t.deps, { name: "first" }).start();
+  const first = worker(t.deps, { name: "first", closeGraceMs: 0 }).start();
   while (r.received.length < 1) await new Promise((ok) => setTimeout(ok, 5));
   await first.close();
   await using second = worker(t.deps, { name: "second" });
@@ -260,7 +260,6 @@ Deno.test("two workers on one database deliver 1,000 messages to 10 endpoints wi
   const b = worker({ ...t.deps, db: other?.db ?? t.deps.db }, { name: "b" }).start();
   try {
     while (r.received.length < 1000) await new Promise((ok) => setTimeout(ok, 20));
-    await Promise.all([a.drain(), b.drain()]);
   } finally {
     await a.close();
     await b.close();
@@ -338,4 +337,33 @@ Deno.test("rotating a secret signs with the new and the old one for 24 h, then w
     return r.received[1].headers.get("webhook-signature")!;
   })();
   assert.equal(sig.split(" ").length, 1);
+});
+
+Deno.test("device.claimed, device.released and firmware.released reach a subscription", async () => {
+  await using t = await app();
+  await using r = receiver();
+  await subscribe(t, r.url, ["device.claimed", "device.released", "firmware.released"]);
+  const user = await t.login();
+  const auth = { authorization: `Bearer ${user.access_token}` };
+  const claimed = await t.json("POST", "/api/v1/devices", { imei: "356938035643809" }, auth);
+  assert.equal(claimed.status, 201);
+  const device = await claimed.json();
+  const released = await t.json("DELETE", `/api/v1/devices/${device.id}`, undefined, auth);
+  assert.equal(released.status, 204);
+  const fw = await t.json("POST", "/api/v1/firmware", {
+    device_type: "tracker-x",
+    version: "1.2.3",
+    url: "https://example.com/fw-1.2.3.bin",
+    sha256: "a".repeat(64),
+    size: 1024,
+  }, ADMIN);
+  assert.equal(fw.status, 201, await fw.clone().text());
+  await using w = worker(t.deps);
+  await w.drain();
+  assert.deepEqual(r.received.map((x) => x.json.type), [
+    "device.claimed",
+    "device.released",
+    "firmware.released",
+  ]);
+  assert.equal((r.received[0].json.data as { device_id: string }).device_id, device.id);
 });

@@ -40,6 +40,8 @@ export interface AttemptOutcome {
   result: "delivered" | "retry" | "disable";
   /** Seconds a 429/503 asked us to wait (Retry-After). */
   retryAfterS?: number;
+  /** The post was cut short by the worker stopping (not the receiver's doing). */
+  aborted?: boolean;
 }
 
 type Tx = Pick<Db, "select" | "insert" | "update" | "execute">;

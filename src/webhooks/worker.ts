@@ -40,6 +40,8 @@ export interface WebhookWorkerOptions {
   batch?: number;
   /** The worker's name in the lease (unique per instance). */
   name?: string;
+  /** On close, how long posts in flight may still finish (and be settled) before they are cut short (ms). */
+  closeGraceMs?: number;
 }
 
 /** The delivery loop of one instance. */
@@ -48,7 +50,11 @@ export class WebhookWorker implements AsyncDisposable {
   readonly #deps: WebhookWorkerDeps;
   readonly #pollMs: number;
   readonly #batch: number;
+  readonly #closeGraceMs: number;
+  /** Stops claiming. */
   readonly #stop = new AbortController();
+  /** Cuts posts in flight short (close, after the grace period). */
+  readonly #cut = new AbortController();
   #wake?: () => void;
   #loop?: Promise<void>;
 
@@ -57,6 +63,7 @@ export class WebhookWorker implements AsyncDisposable {
     this.#pollMs = options.pollMs ?? 1000;
     this.#batch = options.batch ?? 16;
     this.name = options.name ?? `w_${crypto.randomUUID().slice(0, 8)}`;
+    this.#closeGraceMs = options.closeGraceMs ?? 5_000;
   }
 
   /** Starts the loop (idempotent). */
@@ -145,8 +152,8 @@ export class WebhookWorker implements AsyncDisposable {
         error: outcome.error,
       });
     }
-    // While stopping, a settle would race the closing database; the lease expires and another run retries.
-    if (this.#stop.signal.aborted) return;
+    // A post cut short by close() is not settled: close() hands its lease back and it is sent again.
+    if (outcome.aborted) return;
     await settleMessage(db, message, {
       worker: this.name,
       now: clock.now(),
@@ -180,7 +187,7 @@ export class WebhookWorker implements AsyncDisposable {
       headers["x-webhook-event"] = message.eventType;
       if (config.WEBHOOK_SECRET) headers["x-webhook-signature"] = signBooking(config.WEBHOOK_SECRET, body);
     }
-    const timeout = AbortSignal.any([AbortSignal.timeout(config.WEBHOOK_TIMEOUT_MS), this.#stop.signal]);
+    const timeout = AbortSignal.any([AbortSignal.timeout(config.WEBHOOK_TIMEOUT_MS), this.#cut.signal]);
     try {
       const res = await fetch(message.url, {
         method: "POST",
@@ -206,7 +213,13 @@ export class WebhookWorker implements AsyncDisposable {
       const error = err instanceof DOMException && err.name === "TimeoutError"
         ? `no answer within ${config.WEBHOOK_TIMEOUT_MS} ms`
         : (err as Error).message;
-      return { statusCode: null, error, durationMs: took(), result: "retry" };
+      return {
+        statusCode: null,
+        error,
+        durationMs: took(),
+        result: "retry",
+        aborted: this.#cut.signal.aborted,
+      };
     }
   }
 
@@ -251,10 +264,19 @@ export class WebhookWorker implements AsyncDisposable {
     return s?.owner.startsWith("user:") ? s.owner.slice("user:".length) : null;
   }
 
-  /** Stops claiming, aborts posts in flight (their leases expire and another run retries them), waits for the loop. */
+  /**
+   * Stops claiming, lets posts in flight finish for the grace period, cuts the rest short (their leases are
+   * handed back, so another run sends them again with the same webhook-id) and waits for the loop.
+   */
   async close(): Promise<void> {
     this.#stop.abort();
-    await this.#loop;
+    this.#wake?.();
+    const cut = setTimeout(() => this.#cut.abort(), this.#closeGraceMs);
+    try {
+      await this.#loop;
+    } finally {
+      clearTimeout(cut);
+    }
     try {
       await releaseLeases(this.#deps.db, this.name);
     } catch (err) {
