@@ -79,10 +79,11 @@ async function main() {
   };
   // sessions a previous run left active are failed (interrupted) before any new one starts;
   // Chromium is launched on the first session. The pool is closed after the HTTP server (registered before it).
-  await markInterrupted(deps);
   // ---- webhooks: the outbox worker delivers what session (and other) changes wrote; closed after the
   // sessions end and before the database. Messages it holds at a crash are retried after their lease.
   const webhookWorker = resources.add("webhook worker", createWebhookWorker(deps).start(), (w) => w.close());
+  const outbox = sessionOutbox(config, () => webhookWorker.kick());
+  await markInterrupted(deps, { outbox });
   // Flows pointed at the built-in demo portal log in as demo/demo unless FLOW_SECRETS says otherwise.
   const demoLogins = config.DEMO_PORTAL && !config.PORTAL_BASE_URL
     ? Object.fromEntries(builtinFlows.map((f) => [f.name, { ...DEMO_LOGIN }]))
@@ -93,7 +94,7 @@ async function main() {
       flows: builtinFlows,
       portalUrl: config.PORTAL_BASE_URL ?? `http://127.0.0.1:${config.PORT}/demo`,
       secrets: { ...demoLogins, ...config.FLOW_SECRETS },
-      outbox: sessionOutbox(config, () => webhookWorker.kick()), // webhooks
+      outbox, // webhooks
     }),
     (a) => a.close(),
   );

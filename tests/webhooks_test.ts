@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { Webhook } from "standardwebhooks";
 import { createDb, type DbHandle } from "../db/client.ts";
 import { webhookAttempts, webhookMessages } from "../db/schema.ts";
+import { markInterrupted } from "../src/automation/mod.ts";
+import { sessionOutbox } from "../src/webhooks/mod.ts";
 import { enqueueEvent } from "../src/webhooks/outbox.ts";
 import { blockedRange } from "../src/webhooks/ssrf.ts";
 import { problem, type TestApp, testApp } from "./helpers.ts";
@@ -366,4 +368,31 @@ Deno.test("device.claimed, device.released and firmware.released reach a subscri
     "firmware.released",
   ]);
   assert.equal((r.received[0].json.data as { device_id: string }).device_id, device.id);
+});
+
+Deno.test("a session a restart interrupts sends session.failed, written with its end", async () => {
+  await using t = await app();
+  await using r = receiver();
+  await subscribe(t, r.url, ["session.started", "session.failed"]);
+  const store = outboxStore(t.deps);
+  const id = crypto.randomUUID();
+  const now = t.clock.now();
+  await store.create({
+    id,
+    owner: "api",
+    flow: "test-ask-code",
+    input: {},
+    webhookUrl: null,
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + 60_000),
+  });
+  await store.append(id, 1, {
+    events: [{ type: "status", data: { status: "running" } }],
+    patch: { status: "running", startedAt: now },
+  });
+  assert.equal(await markInterrupted(t.deps, { outbox: sessionOutbox(t.deps.config, () => {}) }), 1);
+  await using w = worker(t.deps);
+  await w.drain();
+  assert.deepEqual(r.received.map((x) => x.json.type), ["session.started", "session.failed"]);
+  assert.match((r.received[1].json.data as { error: string }).error, /interrupted/i);
 });

@@ -75,8 +75,10 @@ export function requireAutomation(deps: { automation?: Automation }): Automation
 /** Marks sessions left active by a previous run of the server as failed (interrupted); main.ts calls it at start. */
 export async function markInterrupted(
   deps: Pick<AutomationDeps, "db" | "clock" | "log" | "events">,
+  options: { outbox?: SessionOutbox } = {},
 ): Promise<number> {
-  const ids = await new SessionStore(deps).endActive({ status: "failed", error: INTERRUPTED });
+  const store = new SessionStore({ ...deps, outbox: options.outbox }); // webhooks: session.failed of each
+  const ids = await store.endActive({ status: "failed", error: INTERRUPTED });
   for (const id of ids) {
     deps.events.emit("session.finished", { session_id: id, status: "failed", error: INTERRUPTED });
   }

@@ -254,7 +254,8 @@ export class SessionStore {
         JSON.stringify({ message: options.error })
       }::jsonb, ${at} from ended`
       : sql``;
-    const result = await this.#db.execute(sql`
+    const ended = async (db: Pick<Db, "execute">) => {
+      const result = await db.execute(sql`
       with ended as (
         update automation_sessions
            set status = ${options.status}, error = ${options.error}, prompt = null, prompt_image = null,
@@ -268,7 +269,24 @@ export class SessionStore {
         returning session_id
       )
       select distinct session_id as id from events`);
-    const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { id: string }[];
-    return rows.map((r) => r.id);
+      return ((Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { id: string }[])
+        .map((r) => r.id);
+    };
+    const outbox = this.#outbox;
+    if (!outbox) return await ended(this.#db);
+    // webhooks: each ended session's final event is written to the outbox with the end itself
+    const now = this.#clock.now();
+    const events: NewEvent[] = [
+      ...(options.error ? [{ type: "error", data: { message: options.error } }] : []),
+      { type: "status", data: JSON.parse(statusEvent) },
+    ];
+    let queued = 0;
+    const endedIds = await this.#db.transaction(async (tx) => {
+      const done = await ended(tx);
+      for (const id of done) queued += await outbox.write(tx, { sessionId: id, events, patch: {}, now });
+      return done;
+    });
+    if (queued) outbox.written();
+    return endedIds;
   }
 }
