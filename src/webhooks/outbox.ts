@@ -97,10 +97,17 @@ function message(
     msgId: msgId(),
     eventType: e.type,
     data: e.data,
+    // a standard body is final now; a booking body needs the job's user_id, recorded just after it starts
+    body: target.format === "standard" ? standardBody(e.type, now, e.data) : null,
     status: "pending",
     nextAt: now,
     createdAt: now,
   };
+}
+
+/** The Standard Webhooks body `{type, timestamp, data}`. */
+export function standardBody(type: string, at: Date, data: unknown): string {
+  return JSON.stringify({ type, timestamp: at.toISOString(), data });
 }
 
 /** Writes the messages of a domain event that only subscriptions receive (device.*, firmware.*). */

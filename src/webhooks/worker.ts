@@ -16,6 +16,7 @@ import {
   freezeBody,
   releaseLeases,
   settleMessage,
+  standardBody,
 } from "./outbox.ts";
 import { type SecretBox, signBooking, signWebhook } from "./signing.ts";
 import { targetProblem } from "./ssrf.ts";
@@ -56,6 +57,11 @@ export class WebhookWorker implements AsyncDisposable {
   /** Cuts posts in flight short (close, after the grace period). */
   readonly #cut = new AbortController();
   #wake?: () => void;
+  /** Opened endpoint secrets, re-read after KEY_CACHE_MS (a rotation reaches every worker within it). */
+  readonly #keys = new Map<
+    string,
+    { readAt: number; current: string; previous?: string; previousUntil: number }
+  >();
   #loop?: Promise<void>;
 
   constructor(deps: WebhookWorkerDeps, options: WebhookWorkerOptions = {}) {
@@ -227,21 +233,28 @@ export class WebhookWorker implements AsyncDisposable {
   async #secretsOf(message: ClaimedMessage): Promise<string[]> {
     const { db, clock, config, secrets } = this.#deps;
     if (!message.endpointId) return config.WEBHOOK_SECRET ? [config.WEBHOOK_SECRET] : [];
-    const [ep] = await db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, message.endpointId))
-      .limit(1);
-    if (!ep) return [];
-    const out = [secrets.open(ep.secretSealed)];
-    if (ep.previousSealed && ep.previousUntil && ep.previousUntil > clock.now()) {
-      out.push(secrets.open(ep.previousSealed));
+    let keys = this.#keys.get(message.endpointId);
+    if (!keys || performance.now() - keys.readAt > KEY_CACHE_MS) {
+      const [ep] = await db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, message.endpointId))
+        .limit(1);
+      if (!ep) return [];
+      keys = {
+        readAt: performance.now(),
+        current: secrets.open(ep.secretSealed),
+        previous: ep.previousSealed ? secrets.open(ep.previousSealed) : undefined,
+        previousUntil: ep.previousUntil?.getTime() ?? 0,
+      };
+      this.#keys.set(message.endpointId, keys);
     }
-    return out;
+    const previous = keys.previous && keys.previousUntil > clock.now().getTime() ? [keys.previous] : [];
+    return [keys.current, ...previous];
   }
 
   /** The raw body: `{type, timestamp, data}`, or the booking frontend's envelope with its job's user_id. */
   async #render(message: ClaimedMessage): Promise<string> {
     const timestamp = message.createdAt.toISOString();
     if (message.format === "standard") {
-      return JSON.stringify({ type: message.eventType, timestamp, data: message.data });
+      return standardBody(message.eventType, message.createdAt, message.data);
     }
     const jobId = message.orderKey.slice("session:".length);
     return JSON.stringify({
@@ -288,6 +301,8 @@ export class WebhookWorker implements AsyncDisposable {
     return this.close();
   }
 }
+
+const KEY_CACHE_MS = 1_000;
 
 /** Seconds of a Retry-After header (delta-seconds or HTTP date), if any. */
 function retryAfter(headers: Headers, now: Date): number | undefined {
