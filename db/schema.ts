@@ -1,4 +1,5 @@
 /** The database schema: the single source of truth; `deno task db:generate` derives migrations from it. */
+import { sql } from "drizzle-orm";
 import {
   bigint,
   boolean,
@@ -465,3 +466,70 @@ export const smartyardInvoices = pgTable("smartyard_invoices", {
   index("smartyard_invoices_status_idx").on(t.status, t.registeredAt),
   index("smartyard_invoices_phone_idx").on(t.phone, t.createdAt),
 ]);
+
+// ---------------------------------------------------------------- webhooks (durable delivery)
+
+/** Subscriptions: a URL, the event types it wants, and its signing secrets (AES-GCM sealed, never in clear). */
+export const webhookEndpoints = pgTable("webhook_endpoints", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  url: text("url").notNull(),
+  /** Event types (`session.started`, …); `*` subscribes to all. */
+  events: jsonb("events").$type<string[]>().notNull(),
+  enabled: boolean("enabled").notNull().default(true),
+  disabledReason: text("disabled_reason"),
+  secretSealed: text("secret_sealed").notNull(),
+  /** The secret before the last rotation, which keeps signing beside the new one until `previousUntil`. */
+  previousSealed: text("previous_sealed"),
+  previousUntil: ts("previous_until"),
+  createdAt: ts("created_at").notNull(),
+  updatedAt: ts("updated_at").notNull(),
+});
+
+/**
+ * The outbox: one row per message to one target, written in the transaction of the change it reports.
+ * Messages of one `orderKey` (an endpoint, or a session's own webhook_url) are delivered one at a time, in id order.
+ */
+export const webhookMessages = pgTable(
+  "webhook_messages",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    /** The stable `webhook-id` of every attempt. */
+    msgId: text("msg_id").notNull().unique(),
+    endpointId: uuid("endpoint_id").references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    orderKey: text("order_key").notNull(),
+    /** `standard` ({type,timestamp,data}) or `booking` (the old booking server's shapes, also HMAC-signed). */
+    format: text("format").notNull(),
+    eventType: text("event_type").notNull(),
+    /** What the body is rendered from. */
+    data: jsonb("data").notNull(),
+    /** The raw body, frozen at the first attempt so every retry signs the same bytes. */
+    body: text("body"),
+    /** pending | delivered | failed (schedule exhausted) | cancelled (endpoint disabled or refused target). */
+    status: text("status").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAt: ts("next_at").notNull(),
+    lockedBy: text("locked_by"),
+    lockedUntil: ts("locked_until"),
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+    createdAt: ts("created_at").notNull(),
+    deliveredAt: ts("delivered_at"),
+  },
+  (t) => [
+    index("webhook_messages_pending_idx").on(t.orderKey, t.id).where(sql`status = 'pending'`),
+    index("webhook_messages_due_idx").on(t.nextAt).where(sql`status = 'pending'`),
+    index("webhook_messages_endpoint_idx").on(t.endpointId, t.id),
+  ],
+);
+
+/** Every delivery attempt of a message: when, the answer's status code or the error. */
+export const webhookAttempts = pgTable("webhook_attempts", {
+  id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+  messageId: bigint("message_id", { mode: "number" }).notNull()
+    .references(() => webhookMessages.id, { onDelete: "cascade" }),
+  at: ts("at").notNull(),
+  statusCode: integer("status_code"),
+  error: text("error"),
+  durationMs: integer("duration_ms").notNull(),
+}, (t) => [index("webhook_attempts_message_idx").on(t.messageId)]);

@@ -131,7 +131,28 @@ export const configSchema = z.object({
   FLOW_STEP_TIMEOUT_S: int(15, 1),
   PORTAL_BASE_URL: optionalUrl,
   FLOW_SECRETS: jsonObject("FLOW_SECRETS", z.record(z.string(), z.record(z.string(), z.string()))),
-  WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, "must look like whsec_<base64>").optional(),
+  // ---- webhooks (src/webhooks/): durable delivery
+  /**
+   * Signs session webhooks and booking webhooks. Any string: it is the key of the booking frontend's
+   * `X-Webhook-Signature: sha256=<hex>` as-is; a `whsec_<base64>` value also signs Standard Webhooks headers
+   * with its decoded bytes (any other string signs them with its UTF-8 bytes).
+   */
+  WEBHOOK_SECRET: z.string().min(1).optional(),
+  /** Seconds before each attempt (Svix schedule); the message fails after the last. */
+  WEBHOOK_RETRY_SCHEDULE: z.string().default("0,5,300,1800,7200,18000,36000,36000").transform((s, ctx) => {
+    const n = s.split(",").map((x) => Number(x.trim()));
+    if (!n.length || n.some((x) => !Number.isInteger(x) || x < 0)) {
+      ctx.addIssue({ code: "custom", message: "must be comma-separated whole seconds, e.g. 0,5,300" });
+      return z.NEVER;
+    }
+    return n;
+  }),
+  /** Allow webhook targets on loopback/private/link-local/CGNAT/ULA addresses; default true unless ENV=production. */
+  WEBHOOK_ALLOW_PRIVATE: bool.optional(),
+  /** Default target of booking jobs started without webhook_url (the old SUPABASE_WEBHOOK_URL is an alias). */
+  BOOKING_WEBHOOK_URL: optionalUrl,
+  SUPABASE_WEBHOOK_URL: optionalUrl,
+  WEBHOOK_TIMEOUT_MS: int(15_000, 1),
   // ---- cameras
   /** Lifetime of a camera token, in minutes (legacy EXPIRE). */
   CAMERA_TOKEN_TTL_MIN: int(360, 1),
@@ -256,7 +277,13 @@ export const configSchema = z.object({
       message: "SBERBANK_RETURN_URL is required",
     });
   }
-}).transform((c) => ({ ...c, DEMO_PORTAL: c.DEMO_PORTAL ?? c.ENV !== "production" }));
+}).transform((c) => ({
+  ...c,
+  DEMO_PORTAL: c.DEMO_PORTAL ?? c.ENV !== "production",
+  // ---- webhooks
+  WEBHOOK_ALLOW_PRIVATE: c.WEBHOOK_ALLOW_PRIVATE ?? c.ENV !== "production",
+  BOOKING_WEBHOOK_URL: c.BOOKING_WEBHOOK_URL ?? c.SUPABASE_WEBHOOK_URL,
+}));
 
 /** Parsed, typed configuration. */
 export type Config = z.output<typeof configSchema>;

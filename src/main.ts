@@ -21,6 +21,7 @@ import { CameraAuth } from "./cameras/media_auth.ts";
 import { DEMO_LOGIN } from "./demo/mod.ts";
 import { smartyardDeps } from "./smartyard/mod.ts";
 import { PaymentSettler } from "./smartyard/settle.ts";
+import { createWebhookWorker, sessionOutbox } from "./webhooks/mod.ts";
 
 /** In development, a JWT secret is generated once and kept in DATA_DIR so sessions survive restarts. */
 async function resolveJwtSecret(config: Config): Promise<string> {
@@ -83,7 +84,11 @@ async function main() {
   resources.add("login sessions", deps.logins, (l) => l[Symbol.asyncDispose]());
   // sessions a previous run left active are failed (interrupted) before any new one starts;
   // Chromium is launched on the first session. The pool is closed after the HTTP server (registered before it).
-  await markInterrupted(deps);
+  // ---- webhooks: the outbox worker delivers what session (and other) changes wrote; closed after the
+  // sessions end and before the database. Messages it holds at a crash are retried after their lease.
+  const webhookWorker = resources.add("webhook worker", createWebhookWorker(deps).start(), (w) => w.close());
+  const outbox = sessionOutbox(config, () => webhookWorker.kick());
+  await markInterrupted(deps, { outbox });
   // Flows pointed at the built-in demo portal log in as demo/demo unless FLOW_SECRETS says otherwise.
   const demoLogins = config.DEMO_PORTAL && !config.PORTAL_BASE_URL
     ? Object.fromEntries(builtinFlows.map((f) => [f.name, { ...DEMO_LOGIN }]))
@@ -95,6 +100,7 @@ async function main() {
       portalUrl: config.PORTAL_BASE_URL ?? `http://127.0.0.1:${config.PORT}/demo`,
       secrets: { ...demoLogins, ...config.FLOW_SECRETS },
       cluster: database, // cluster: session event notices over LISTEN/NOTIFY
+      outbox, // webhooks
     }),
     (a) => a.close(),
   );

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
 import { type Automation, createAutomation } from "../src/automation/mod.ts";
+import { sessionOutbox } from "../src/webhooks/mod.ts";
 import { defineFlow, type Flow, FlowError } from "../src/automation/flow.ts";
 import { BrowserPool } from "../src/automation/pool.ts";
 import { createLogger } from "../src/log.ts";
@@ -197,7 +198,7 @@ export async function automationApp(
         portalUrl,
         reapIntervalMs: 20,
         imagePersistMs: 200,
-        webhookTimeoutMs: 2000,
+        outbox: sessionOutbox(base.config, () => {}), // webhooks: delivered by a worker a test starts
       });
       return { automation };
     },

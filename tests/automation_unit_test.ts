@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { checkAnswer } from "../src/automation/runtime.ts";
-import { signWebhook } from "../src/automation/webhooks.ts";
+import { signWebhook } from "../src/webhooks/signing.ts";
 import { ConfigError, loadConfig } from "../src/config.ts";
 import { ValidationError } from "../src/errors.ts";
 
@@ -48,7 +48,7 @@ Deno.test("answers must fit their prompt: strings, choices, and an object with e
   assert.deepEqual(fields(() => checkAnswer({ kind: "text" }, "x".repeat(1001))), ["value"]);
 });
 
-Deno.test("automation config: defaults, FLOW_SECRETS as JSON per flow, WEBHOOK_SECRET shape", () => {
+Deno.test("automation config: defaults, FLOW_SECRETS as JSON per flow, webhook settings", () => {
   const c = loadConfig({});
   assert.deepEqual(
     [c.MAX_SESSIONS, c.MAX_QUEUE, c.SESSION_PROMPT_TIMEOUT_S, c.SESSION_MAX_S, c.FLOW_SECRETS],
@@ -58,6 +58,13 @@ Deno.test("automation config: defaults, FLOW_SECRETS as JSON per flow, WEBHOOK_S
   assert.deepEqual(s.FLOW_SECRETS, { "vehicle-lookup": { username: "u", password: "p" } });
   assert.throws(() => loadConfig({ FLOW_SECRETS: "{not json" }), ConfigError);
   assert.throws(() => loadConfig({ FLOW_SECRETS: '{"f":{"n":1}}' }), ConfigError);
-  assert.throws(() => loadConfig({ WEBHOOK_SECRET: "plain" }), ConfigError);
+  // webhooks: any WEBHOOK_SECRET string (the booking frontend's), the Svix schedule, private targets by ENV
+  assert.equal(loadConfig({ WEBHOOK_SECRET: "plain" }).WEBHOOK_SECRET, "plain");
+  assert.deepEqual(c.WEBHOOK_RETRY_SCHEDULE, [0, 5, 300, 1800, 7200, 18000, 36000, 36000]);
+  assert.throws(() => loadConfig({ WEBHOOK_RETRY_SCHEDULE: "0,five" }), ConfigError);
+  assert.equal(c.WEBHOOK_ALLOW_PRIVATE, true);
+  assert.equal(loadConfig({ ENV: "production", JWT_SECRET: "x".repeat(32) }).WEBHOOK_ALLOW_PRIVATE, false);
+  const alias = loadConfig({ SUPABASE_WEBHOOK_URL: "https://p.supabase.co/functions/v1/booking-webhook" });
+  assert.equal(alias.BOOKING_WEBHOOK_URL, "https://p.supabase.co/functions/v1/booking-webhook");
   assert.throws(() => loadConfig({ BROWSER_WS_ENDPOINT: "http://x" }), ConfigError);
 });

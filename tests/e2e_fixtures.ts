@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { builtinFlows } from "../src/automation/flows/mod.ts";
 import { type Automation, createAutomation } from "../src/automation/mod.ts";
+import { sessionOutbox } from "../src/webhooks/mod.ts";
 import type { BrowserPool } from "../src/automation/pool.ts";
 import { FINAL_STATUSES, type SessionService, type SessionView } from "../src/automation/sessions.ts";
 import type { DemoDebugSnapshot } from "../src/demo/mod.ts";
@@ -93,7 +94,7 @@ export async function servedApp(pool: BrowserPool, config: Record<string, string
           portalUrl: `${base}/demo`,
           reapIntervalMs: 50,
           imagePersistMs: 200,
-          webhookTimeoutMs: 2000,
+          outbox: sessionOutbox(deps.config, () => {}), // webhooks: delivered by a worker a test starts
         });
         return { automation };
       },

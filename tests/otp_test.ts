@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { otpCodes, otpRequests } from "../db/schema.ts";
+import { otpCodes } from "../db/schema.ts";
 import { problem, testApp } from "./helpers.ts";
 
 const PHONE = "+36201234567";

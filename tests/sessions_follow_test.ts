@@ -6,7 +6,8 @@ import { readSse, socket } from "./e2e_fixtures.ts";
 import assert from "node:assert/strict";
 import { eq } from "drizzle-orm";
 import { automationEvents, automationSessions } from "../db/schema.ts";
-import { signWebhook } from "../src/automation/webhooks.ts";
+import { signWebhook } from "../src/webhooks/signing.ts";
+import { worker } from "./webhook_fixtures.ts";
 import { ADMIN, automationApp, waitFor, withSharedBrowser } from "./automation_fixtures.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -242,8 +243,7 @@ Deno.test("following automation sessions over SSE, WebSocket and webhooks, with 
           return new Response(null, { status: 204 });
         });
         await using a = await automationApp(pool, portal.url, { WEBHOOK_SECRET: secret });
-        const domain: string[] = [];
-        a.deps.events.on("session.", (e) => void domain.push(e.type));
+        await using _worker = worker(a.deps).start(); // webhooks: the durable outbox's delivery worker
         const res = await a.json("POST", "/api/v1/sessions", {
           flow: "test-ask-code",
           input: { name: "Hook" },
@@ -253,18 +253,17 @@ Deno.test("following automation sessions over SSE, WebSocket and webhooks, with 
         const p = await waitFor(async () => (await a.automation.sessions.get(id)).prompt, "prompt");
         await a.automation.sessions.answer(id, p.id, "1234");
         await waitFor(
-          () => received.some((r) => JSON.parse(r.body).type === "session.finished"),
-          "the finish hook",
+          () => received.some((r) => JSON.parse(r.body).type === "session.completed"),
+          "the completed hook",
         );
         const types = received.map((r) => JSON.parse(r.body).type);
         assert.deepEqual(types, [
-          "session.created",
-          "session.status",
-          "session.status",
+          "session.started",
+          "session.progress",
           "session.prompt",
-          "session.status",
-          "session.status",
-          "session.finished",
+          "session.progress",
+          "session.progress",
+          "session.completed",
         ]);
         for (const r of received) {
           const sig = signWebhook(
@@ -276,7 +275,7 @@ Deno.test("following automation sessions over SSE, WebSocket and webhooks, with 
           assert.equal(r.headers.get("webhook-signature"), sig);
           assert.equal(JSON.parse(r.body).data.session_id, id);
         }
-        const prompt = JSON.parse(received[3].body).data.prompt;
+        const prompt = JSON.parse(received[2].body).data.prompt;
         assert.equal(prompt.kind, "code");
         assert.ok(!received.some((r) => r.body.includes("1234")), "the answer is not sent");
       },

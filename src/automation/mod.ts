@@ -10,15 +10,14 @@ import type { DbHandle } from "../../db/client.ts";
 import { type AutomationDeps, SessionService } from "./sessions.ts";
 import { SessionStore } from "./session_store.ts";
 import { INTERRUPTED } from "./status.ts";
-import { WebhookSender } from "./webhooks.ts";
+import type { SessionOutbox } from "./session_store.ts";
 
 /** Everything the session routes (and the legacy surfaces) use; `Deps.automation`. */
 export interface Automation extends AsyncDisposable {
   sessions: SessionService;
   pool: BrowserPool;
   reaper: Reaper;
-  webhooks: WebhookSender;
-  /** Ends the sessions, stops the reaper, flushes webhooks and closes the pool (if it owns it). */
+  /** Ends the sessions, stops the reaper and closes the pool (if it owns it). */
   close(): Promise<void>;
 }
 
@@ -35,26 +34,20 @@ export interface AutomationOptions {
   imagePersistMs?: number;
   /** Credentials per flow; FLOW_SECRETS by default. */
   secrets?: Readonly<Record<string, Record<string, string>>>;
-  /** Webhook delivery timeout (ms). */
-  webhookTimeoutMs?: number;
   /** cluster: the database handle whose LISTEN/NOTIFY carries event notices between instances. */
   cluster?: Pick<DbHandle, "listen" | "notify">;
+  /** The webhook outbox session changes write to (src/webhooks/mod.ts sessionOutbox). */
+  outbox?: SessionOutbox;
 }
 
 /** Builds the automation service; nothing is launched until the first session starts. */
 export function createAutomation(deps: AutomationDeps, options: AutomationOptions): Automation {
-  const { config, log, clock } = deps;
+  const { config, log } = deps;
   const ownPool = !options.pool;
   const pool = options.pool ?? new BrowserPool({
     executablePath: config.CHROME_PATH,
     wsEndpoint: config.BROWSER_WS_ENDPOINT,
     log,
-  });
-  const webhooks = new WebhookSender({
-    secret: config.WEBHOOK_SECRET,
-    clock,
-    log,
-    timeoutMs: options.webhookTimeoutMs,
   });
   const hub = new EventHub((err) => log.error("session follower failed", { error: err }));
   const relay = options.cluster ? new SessionRelay(hub, options.cluster, log) : undefined;
@@ -63,7 +56,7 @@ export function createAutomation(deps: AutomationDeps, options: AutomationOption
   const sessions = new SessionService(deps, {
     flows: options.flows,
     pool,
-    webhooks,
+    outbox: options.outbox,
     hub,
     forward: options.cluster ? (id, command) => commands!.send(id, command) : undefined,
     portalUrl: options.portalUrl ?? config.PORTAL_BASE_URL ?? `http://127.0.0.1:${config.PORT}/demo`,
@@ -90,10 +83,9 @@ export function createAutomation(deps: AutomationDeps, options: AutomationOption
       await commandsListening;
       await relay?.[Symbol.asyncDispose]();
       await commands?.[Symbol.asyncDispose]();
-      await webhooks.close();
       if (ownPool) await pool.close();
     })();
-  return { sessions, pool, reaper, webhooks, close, [Symbol.asyncDispose]: close };
+  return { sessions, pool, reaper, close, [Symbol.asyncDispose]: close };
 }
 
 /** The automation service, or a 503 when this server runs without it. */
@@ -107,8 +99,10 @@ export function requireAutomation(deps: { automation?: Automation }): Automation
 /** Marks sessions left active by a previous run of the server as failed (interrupted); main.ts calls it at start. */
 export async function markInterrupted(
   deps: Pick<AutomationDeps, "db" | "clock" | "log" | "events">,
+  options: { outbox?: SessionOutbox } = {},
 ): Promise<number> {
-  const ids = await new SessionStore(deps).endActive({ status: "failed", error: INTERRUPTED });
+  const store = new SessionStore({ ...deps, outbox: options.outbox }); // webhooks: session.failed of each
+  const ids = await store.endActive({ status: "failed", error: INTERRUPTED });
   for (const id of ids) {
     deps.events.emit("session.finished", { session_id: id, status: "failed", error: INTERRUPTED });
   }

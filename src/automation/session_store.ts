@@ -27,6 +27,18 @@ export interface NewArtifact {
   bytes: Uint8Array;
 }
 
+/**
+ * Writes the webhook messages of a session change inside the change's own transaction (src/webhooks/),
+ * so an event and its delivery record commit together; `written` runs after a commit that wrote some.
+ */
+export interface SessionOutbox {
+  write(
+    tx: Pick<Db, "select" | "insert" | "update" | "execute">,
+    change: { sessionId: string; events: NewEvent[]; patch: SessionPatch; now: Date; prompt?: unknown },
+  ): Promise<number>;
+  written(): void;
+}
+
 /** Filters of SessionStore.list. */
 export interface SessionFilter {
   owner?: string;
@@ -50,10 +62,12 @@ export function isSessionId(id: string): boolean {
 export class SessionStore {
   readonly #db: Db;
   readonly #clock: Clock;
+  readonly #outbox?: SessionOutbox;
 
-  constructor(deps: { db: Db; clock: Clock }) {
+  constructor(deps: { db: Db; clock: Clock; outbox?: SessionOutbox }) {
     this.#db = deps.db;
     this.#clock = deps.clock;
+    this.#outbox = deps.outbox;
   }
 
   /** Stores a new queued session and its first event (`status: queued`, seq 1). */
@@ -163,6 +177,7 @@ export class SessionStore {
       data: e.data,
       at: now,
     }));
+    let queued = 0;
     await this.#db.transaction(async (tx) => {
       const a = change.artifact;
       if (a) {
@@ -177,14 +192,43 @@ export class SessionStore {
       await tx.update(automationSessions)
         .set({ ...change.patch, seq: afterSeq + rows.length, updatedAt: now })
         .where(eq(automationSessions.id, id));
+      queued = await this.#outbox?.write(tx, {
+        sessionId: id,
+        events: change.events,
+        patch: change.patch ?? {},
+        now,
+      }) ??
+        0;
     });
+    if (queued) this.#outbox?.written();
     return rows.map((r) => ({ seq: r.seq, type: r.type, data: r.data, at: now.toISOString() }));
   }
 
   /** Writes the latest frame of prompt `view` to the row, if that prompt is still the row's open one. */
   async writePromptImage(id: string, view: { id: string }, image: Uint8Array | null): Promise<void> {
-    await this.#db.update(automationSessions).set({ promptImage: image, prompt: view })
-      .where(and(eq(automationSessions.id, id), sql`${automationSessions.prompt}->>'id' = ${view.id}`));
+    const write = (db: Pick<Db, "update">) =>
+      db.update(automationSessions).set({ promptImage: image, prompt: view })
+        .where(and(eq(automationSessions.id, id), sql`${automationSessions.prompt}->>'id' = ${view.id}`))
+        .returning({ id: automationSessions.id });
+    const outbox = this.#outbox;
+    if (!outbox || !image) {
+      await write(this.#db);
+      return;
+    }
+    // a new QR frame is a `session.prompt` refresh for webhook receivers, written with the frame
+    const now = this.#clock.now();
+    let queued = 0;
+    await this.#db.transaction(async (tx) => {
+      if (!(await write(tx)).length) return;
+      queued = await outbox.write(tx, {
+        sessionId: id,
+        events: [],
+        patch: { promptImage: image },
+        now,
+        prompt: view,
+      });
+    });
+    if (queued) outbox.written();
   }
 
   /**
@@ -210,7 +254,8 @@ export class SessionStore {
         JSON.stringify({ message: options.error })
       }::jsonb, ${at} from ended`
       : sql``;
-    const result = await this.#db.execute(sql`
+    const ended = async (db: Pick<Db, "execute">) => {
+      const result = await db.execute(sql`
       with ended as (
         update automation_sessions
            set status = ${options.status}, error = ${options.error}, prompt = null, prompt_image = null,
@@ -224,7 +269,24 @@ export class SessionStore {
         returning session_id
       )
       select distinct session_id as id from events`);
-    const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { id: string }[];
-    return rows.map((r) => r.id);
+      return ((Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { id: string }[])
+        .map((r) => r.id);
+    };
+    const outbox = this.#outbox;
+    if (!outbox) return await ended(this.#db);
+    // webhooks: each ended session's final event is written to the outbox with the end itself
+    const now = this.#clock.now();
+    const events: NewEvent[] = [
+      ...(options.error ? [{ type: "error", data: { message: options.error } }] : []),
+      { type: "status", data: JSON.parse(statusEvent) },
+    ];
+    let queued = 0;
+    const endedIds = await this.#db.transaction(async (tx) => {
+      const done = await ended(tx);
+      for (const id of done) queued += await outbox.write(tx, { sessionId: id, events, patch: {}, now });
+      return done;
+    });
+    if (queued) outbox.written();
+    return endedIds;
   }
 }

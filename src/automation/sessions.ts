@@ -12,11 +12,11 @@ import { type LiveEnv, LiveSession } from "./live_session.ts";
 import type { SessionCommand } from "./commands.ts";
 import type { BrowserPool } from "./pool.ts";
 import { BROWSER_CRASHED, parseFlowInput, redactInput } from "./runtime.ts";
-import { type SessionFilter, SessionStore } from "./session_store.ts";
+import { type SessionFilter, type SessionOutbox, SessionStore } from "./session_store.ts";
 import { SessionQueue } from "./session_queue.ts";
 import { isFinalStatus } from "./status.ts";
 import { type ArtifactInfo, type SessionView, toView } from "./view.ts";
-import type { WebhookSender } from "./webhooks.ts";
+import { assertPublicTarget } from "../webhooks/ssrf.ts";
 
 export { INTERRUPTED, PromptClosedError, SessionEndedError } from "./status.ts";
 export { QUEUE_RETRY_AFTER_S } from "./session_queue.ts";
@@ -30,7 +30,8 @@ export type AutomationDeps = Pick<Deps, "db" | "clock" | "log" | "events" | "con
 export interface SessionServiceOptions {
   flows: readonly Flow[];
   pool: BrowserPool;
-  webhooks: WebhookSender;
+  /** Writes webhook messages in each session change's transaction (src/webhooks/); none when absent. */
+  outbox?: SessionOutbox;
   /** Base URL of the portals flows visit (the built-in demo portal by default). */
   portalUrl: string;
   /** Credentials per flow (FLOW_SECRETS, plus main.ts's demo login when the demo portal is on). */
@@ -53,7 +54,6 @@ export class SessionService implements AsyncDisposable {
   readonly #queue: SessionQueue<LiveSession>;
   readonly #follower: Follower;
   readonly #env: LiveEnv;
-  readonly #webhooks: WebhookSender;
   readonly #live = new Map<string, LiveSession>();
   #closed = false;
   readonly #offCrash: () => void;
@@ -61,10 +61,9 @@ export class SessionService implements AsyncDisposable {
   constructor(deps: AutomationDeps, options: SessionServiceOptions) {
     const { config, log, clock } = deps;
     this.#deps = deps;
-    this.#webhooks = options.webhooks;
     this.#forward = options.forward;
     this.#flows = new Map(options.flows.map((f) => [f.name, f]));
-    this.#store = new SessionStore(deps);
+    this.#store = new SessionStore({ ...deps, outbox: options.outbox });
     this.#hub = options.hub ?? new EventHub((err) => log.error("session follower failed", { error: err }));
     this.#queue = new SessionQueue({ maxRunning: config.MAX_SESSIONS, maxQueue: config.MAX_QUEUE });
     this.#follower = new Follower({
@@ -178,6 +177,9 @@ export class SessionService implements AsyncDisposable {
     const flow = this.#flows.get(flowName);
     if (!flow) throw new NotFoundError(`Unknown flow "${flowName}"`);
     const parsed = { data: parseFlowInput(flow, input) };
+    if (options.webhookUrl) {
+      await assertPublicTarget(options.webhookUrl, this.#deps.config.WEBHOOK_ALLOW_PRIVATE, "webhook_url");
+    }
     if (this.#closed) {
       throw new ServiceUnavailableError("Cannot start session: the server is shutting down", 5);
     }
@@ -287,10 +289,9 @@ export class SessionService implements AsyncDisposable {
     for (const live of this.#queue.admit()) void live.run();
   }
 
-  /** Emits a domain event (deps.events) and sends it to the session's webhook, if any. */
+  /** Emits a domain event (deps.events); webhooks go through the outbox the store writes. */
   #emit(live: LiveSession, type: string, data: Record<string, unknown>): void {
     const payload = { session_id: live.id, flow: live.flow.name, seq: live.seq, ...data };
     this.#deps.events.emit(type, payload, this.#deps.clock.now());
-    if (live.webhookUrl) this.#webhooks.send(live.id, live.webhookUrl, type, payload);
   }
 }

@@ -10,6 +10,7 @@
  */
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import { deviceEvents, devices } from "../../db/schema.ts";
+import { enqueueEvent } from "../webhooks/outbox.ts";
 import type { Principal } from "../auth/principal.ts";
 import type { AppDeps, Deps } from "../deps.ts";
 import { BadGatewayError, ConflictError, NotFoundError, ValidationError } from "../errors.ts";
@@ -142,6 +143,8 @@ async function claimOnce(
     }).onConflictDoNothing().returning();
     // Another user's claim of the same IMEI committed between our read and our insert.
     if (!row) throw new ConflictError("This device is already claimed by another user", { imei: input.imei });
+    // webhooks: without Traccar the claim is final here, so its message commits with it
+    if (!deps.traccar) await enqueueEvent(tx, { type: "device.claimed", data: claimedData(row) }, now);
     return { row, created: true };
   });
 
@@ -155,7 +158,9 @@ async function claimOnce(
     }
   }
   if (reserved.created) {
-    deps.events.emit("device.claimed", { device_id: row.id, user_id: row.userId, imei: row.imei }, now);
+    // webhooks: with Traccar the claim is final only once synced (a failed sync deletes the row)
+    if (deps.traccar) await enqueueEvent(db, { type: "device.claimed", data: claimedData(row) }, now);
+    deps.events.emit("device.claimed", claimedData(row), now);
   }
   return { device: deviceView(row), created: reserved.created };
 }
@@ -248,12 +253,17 @@ export async function releaseDevice(deps: Deps, actor: Principal, id: string): P
       throw traccarProblem(err, "Cannot release the device");
     }
   }
-  await deps.db.delete(devices).where(eq(devices.id, row.id));
-  deps.events.emit(
-    "device.released",
-    { device_id: row.id, user_id: row.userId, imei: row.imei },
-    deps.clock.now(),
-  );
+  const now = deps.clock.now();
+  await deps.db.transaction(async (tx) => {
+    await tx.delete(devices).where(eq(devices.id, row.id));
+    await enqueueEvent(tx, { type: "device.released", data: claimedData(row) }, now); // webhooks
+  });
+  deps.events.emit("device.released", claimedData(row), now);
+}
+
+/** The data of device.claimed / device.released. */
+function claimedData(row: DeviceRow) {
+  return { device_id: row.id, user_id: row.userId, imei: row.imei };
 }
 
 /** The device with this IMEI (any owner), or null. */
@@ -282,22 +292,35 @@ export async function recordDeviceEvent(
   event: { type: string; traccarEventId?: number | null; attributes?: Record<string, unknown>; at?: Date },
 ): Promise<boolean> {
   const now = deps.clock.now();
-  const [row] = await deps.db.insert(deviceEvents).values({
-    deviceId,
-    type: event.type,
-    traccarEventId: event.traccarEventId ?? null,
-    attributes: event.attributes ?? {},
-    at: event.at ?? now,
-    createdAt: now,
-  }).onConflictDoNothing().returning({ id: deviceEvents.id });
-  if (!row) return false;
-  const keep = deps.db.select({ id: deviceEvents.id }).from(deviceEvents)
-    .where(eq(deviceEvents.deviceId, deviceId)).orderBy(desc(deviceEvents.id))
-    .limit(deps.config.DEVICE_EVENT_HISTORY);
-  await deps.db.delete(deviceEvents).where(
-    and(eq(deviceEvents.deviceId, deviceId), sql`${deviceEvents.id} not in (${keep})`),
-  );
-  return true;
+  const at = event.at ?? now;
+  return await deps.db.transaction(async (tx) => {
+    const [row] = await tx.insert(deviceEvents).values({
+      deviceId,
+      type: event.type,
+      traccarEventId: event.traccarEventId ?? null,
+      attributes: event.attributes ?? {},
+      at,
+      createdAt: now,
+    }).onConflictDoNothing().returning({ id: deviceEvents.id });
+    if (!row) return false;
+    const keep = tx.select({ id: deviceEvents.id }).from(deviceEvents)
+      .where(eq(deviceEvents.deviceId, deviceId)).orderBy(desc(deviceEvents.id))
+      .limit(deps.config.DEVICE_EVENT_HISTORY);
+    await tx.delete(deviceEvents).where(
+      and(eq(deviceEvents.deviceId, deviceId), sql`${deviceEvents.id} not in (${keep})`),
+    );
+    // webhooks: the history entry and its message commit together
+    await enqueueEvent(tx, {
+      type: "device.event",
+      data: {
+        device_id: deviceId,
+        event_type: event.type,
+        attributes: event.attributes ?? {},
+        at: at.toISOString(),
+      },
+    }, now);
+    return true;
+  });
 }
 
 /** A device's history, newest first. */

@@ -8,6 +8,7 @@
  */
 import { and, asc, count, eq, gte, isNotNull, isNull, sql, sum } from "drizzle-orm";
 import { firmwareReleases, fotaDevices, fotaDeviceVersions, fotaOffers } from "../../db/schema.ts";
+import { enqueueEvent } from "../webhooks/outbox.ts";
 import type { Deps } from "../deps.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import { compareVersions, parseVersion, type Version, versionKey, versionSortKey } from "./version.ts";
@@ -116,22 +117,27 @@ export async function createRelease(
   checkMinVersion(version, input.min_version);
   checkUrl(input.url);
   const now = deps.clock.now();
-  const [row] = await deps.db.insert(firmwareReleases).values({
-    deviceType: input.device_type,
-    version: version.raw,
-    versionKey: versionKey(version),
-    sortKey: versionSortKey(version),
-    url: input.url,
-    sha256: input.sha256.toLowerCase(),
-    md5: input.md5?.toLowerCase() ?? null,
-    size: input.size,
-    rolloutPercent: input.rollout_percent ?? 100,
-    minVersion: input.min_version?.trim() ?? null,
-    notes: input.notes ?? null,
-    paused: input.paused ?? false,
-    createdAt: now,
-    updatedAt: now,
-  }).onConflictDoNothing().returning();
+  // webhooks: the release and its firmware.released message commit together
+  const [row] = await deps.db.transaction(async (tx) => {
+    const rows = await tx.insert(firmwareReleases).values({
+      deviceType: input.device_type,
+      version: version.raw,
+      versionKey: versionKey(version),
+      sortKey: versionSortKey(version),
+      url: input.url,
+      sha256: input.sha256.toLowerCase(),
+      md5: input.md5?.toLowerCase() ?? null,
+      size: input.size,
+      rolloutPercent: input.rollout_percent ?? 100,
+      minVersion: input.min_version?.trim() ?? null,
+      notes: input.notes ?? null,
+      paused: input.paused ?? false,
+      createdAt: now,
+      updatedAt: now,
+    }).onConflictDoNothing().returning();
+    if (rows[0]) await enqueueEvent(tx, { type: "firmware.released", data: eventData(rows[0]) }, now);
+    return rows;
+  });
   if (!row) {
     const [existing] = await deps.db.select({ id: firmwareReleases.id, yankedAt: firmwareReleases.yankedAt })
       .from(firmwareReleases)

@@ -12,6 +12,7 @@
  */
 import { and, eq, isNotNull, isNull, lte, sql } from "drizzle-orm";
 import { firmwareReleases, fotaDevices, fotaDeviceVersions, fotaOffers } from "../../db/schema.ts";
+import { enqueueEvent } from "../webhooks/outbox.ts";
 import type { Deps } from "../deps.ts";
 import { ValidationError } from "../errors.ts";
 import type { Release } from "./catalog.ts";
@@ -176,6 +177,13 @@ async function record(
   const release = outcome.result === "none" ? null : outcome.release;
   let firstOffer = false;
   let newVersion = false;
+  const offeredData = () => ({
+    device_id: input.deviceId,
+    device_type: input.deviceType,
+    from_version: reported.raw,
+    release_id: release!.id,
+    version: release!.version,
+  });
   await deps.db.transaction(async (tx) => {
     // Check records are telemetry that the next poll re-sends: not worth waiting for the WAL flush (a crash
     // can lose the last fraction of a second of them, never consistency). Halved a check on Postgres in
@@ -235,6 +243,8 @@ async function record(
         },
       }).returning({ offers: fotaOffers.offers });
       firstOffer = row.offers === 1;
+      // webhooks: the first offer of a release to a device, with the offer row
+      if (firstOffer) await enqueueEvent(tx, { type: "firmware.offered", data: offeredData() }, now);
     } else if (outcome.result === "refused") {
       await tx.insert(fotaOffers).values({
         releaseId: outcome.release.id,
@@ -253,15 +263,7 @@ async function record(
     }
   });
 
-  if (outcome.result === "offered" && firstOffer) {
-    deps.events.emit("fota.offered", {
-      device_id: input.deviceId,
-      device_type: input.deviceType,
-      from_version: reported.raw,
-      release_id: outcome.release.id,
-      version: outcome.release.version,
-    }, now);
-  }
+  if (outcome.result === "offered" && firstOffer) deps.events.emit("fota.offered", offeredData(), now);
   if (newVersion) {
     // The device now runs a version it was offered earlier: the update went through.
     const installed = await deps.db.select({ releaseId: fotaOffers.releaseId }).from(fotaOffers)
