@@ -92,12 +92,14 @@ export function jsonSocket<T>(open: (peer: JsonPeer<T>) => SocketHandler): WSEve
   };
 }
 
+/** The server's base URL as clients reach it: PUBLIC_URL, else the request's origin (http, never ws). */
+export function publicBase(deps: Pick<Deps, "config">, c: Context): string {
+  return (deps.config.PUBLIC_URL ?? new URL(c.req.url).origin).replace(/\/+$/, "");
+}
+
 /** The socket URL of a session (or of /ws for `"*"`), with a fresh 60 s ticket. */
 export async function socketUrl(deps: Deps, c: Context, principal: Principal, sessionId: string | "*") {
-  const base = (deps.config.PUBLIC_URL ?? new URL(c.req.url).origin).replace(/\/+$/, "").replace(
-    /^http/,
-    "ws",
-  );
+  const base = publicBase(deps, c).replace(/^http/, "ws");
   const ticket = await issueTicket(deps, principal, sessionId);
   const path = sessionId === "*" ? "/ws" : `/api/v1/sessions/${sessionId}/ws`;
   return `${base}${path}?ticket=${encodeURIComponent(ticket)}`;
