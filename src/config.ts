@@ -129,6 +129,11 @@ export const configSchema = z.object({
   PORTAL_BASE_URL: optionalUrl,
   FLOW_SECRETS: jsonObject("FLOW_SECRETS", z.record(z.string(), z.record(z.string(), z.string()))),
   WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, "must look like whsec_<base64>").optional(),
+  // ---- old automation clients (routes/legacy/; README "Old clients")
+  /** The tax-portal client's session time-to-live (the old service's `-ttl`), and what each 400 adds. */
+  TAX_PORTAL_TTL_S: int(240, 1),
+  /** `none` opens GET /captcha/ and PUT /enable_api/:token without a key (behind the operator's own gateway). */
+  TAX_PORTAL_AUTH: z.enum(["key", "none"]).default("key"),
   // ---- cameras
   /** Lifetime of a camera token, in minutes (legacy EXPIRE). */
   CAMERA_TOKEN_TTL_MIN: int(360, 1),
