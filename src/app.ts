@@ -50,7 +50,7 @@ export function createApp(injected: Deps): Hono<AppEnv> {
     // The path only: query strings can carry tokens (media auth, WebSocket tickets).
     deps.log.info("request", {
       method: c.req.method,
-      path: c.req.path,
+      path: c.get("logPath") ?? c.req.path,
       status: c.res.status,
       duration_ms: Math.round((performance.now() - started) * 100) / 100,
       request_id: requestId,

@@ -134,6 +134,8 @@ export const configSchema = z.object({
   TAX_PORTAL_TTL_S: int(240, 1),
   /** `none` opens GET /captcha/ and PUT /enable_api/:token without a key (behind the operator's own gateway). */
   TAX_PORTAL_AUTH: z.enum(["key", "none"]).default("key"),
+  /** `job_id` lets WS /ws/:job_id take the job id itself as the credential (the old frontend sends none). */
+  BOOKING_SOCKET_AUTH: z.enum(["key", "job_id"]).default("key"),
   // ---- cameras
   /** Lifetime of a camera token, in minutes (legacy EXPIRE). */
   CAMERA_TOKEN_TTL_MIN: int(360, 1),

@@ -40,14 +40,30 @@ export function socketAuth(deps: Deps, options: SocketAuthOptions = {}): Middlew
         apiKey: c.req.header("x-api-key"),
       });
     if (!principal) throw new UnauthorizedError(`A valid ${accepted} or Bearer access token is required`);
-    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      throw new AppError(426, "Upgrade Required", "This endpoint speaks WebSocket only", {}, {
-        upgrade: "websocket",
-      });
-    }
+    requireUpgrade(c);
     c.set("principal", principal);
     await next();
   };
+}
+
+/** 426 for a request to a socket route that is not a WebSocket upgrade. */
+export function requireUpgrade(c: Context): void {
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+    throw new AppError(426, "Upgrade Required", "This endpoint speaks WebSocket only", {}, {
+      upgrade: "websocket",
+    });
+  }
+}
+
+/** True when a socket request carries any credential socketAuth reads (header, `?token=`, `?ticket=`). */
+export function hasSocketCredentials(c: Context): boolean {
+  return [
+    c.req.header("authorization"),
+    c.req.header("x-api-key"),
+    c.req.query("token"),
+    c.req.query("ticket"),
+  ]
+    .some((v) => v !== undefined);
 }
 
 /** The sending side of an open socket, as the socket's protocol code sees it. */
