@@ -9,7 +9,7 @@ import { firmwareRoutes } from "../routes/firmware.ts";
 import { flowRoutes } from "../routes/flows.ts";
 import { fotaRoutes } from "../routes/fota.ts";
 import { healthRoutes } from "../routes/health.ts";
-import { legacyRoutes } from "../routes/legacy/mod.ts";
+import { legacyRoutes, vehicleRootSocketRoutes } from "../routes/legacy/mod.ts";
 import { mediaAuthRoutes } from "../routes/media_auth.ts";
 import { otpRoutes } from "../routes/otp.ts";
 import { sessionRoutes } from "../routes/sessions.ts";
@@ -51,7 +51,7 @@ export function createApp(injected: Deps): Hono<AppEnv> {
     // The path only: query strings can carry tokens (media auth, WebSocket tickets).
     deps.log.info("request", {
       method: c.req.method,
-      path: c.req.path,
+      path: c.get("logPath") ?? c.req.path,
       status: c.res.status,
       duration_ms: Math.round((performance.now() - started) * 100) / 100,
       request_id: requestId,
@@ -72,7 +72,9 @@ export function createApp(injected: Deps): Hono<AppEnv> {
     },
   }));
 
-  // Web console, health, phone login and sessions.
+  // Web console, health, phone login and sessions. The vehicle app's old socket is `ws://host/`: a root
+  // WebSocket upgrade goes to it (routes/legacy/vehicle_socket.ts), any other GET / to the console.
+  app.route("/", vehicleRootSocketRoutes(deps));
   app.route("/", consoleRoutes());
   app.route("/health", healthRoutes(deps));
   app.route("/api/v1/otp", otpRoutes(deps));

@@ -153,6 +153,13 @@ export const configSchema = z.object({
   BOOKING_WEBHOOK_URL: optionalUrl,
   SUPABASE_WEBHOOK_URL: optionalUrl,
   WEBHOOK_TIMEOUT_MS: int(15_000, 1),
+  // ---- old automation clients (routes/legacy/; README "Old clients")
+  /** The tax-portal client's session time-to-live (the old service's `-ttl`), and what each 400 adds. */
+  TAX_PORTAL_TTL_S: int(240, 1),
+  /** `none` opens GET /captcha/ and PUT /enable_api/:token without a key (behind the operator's own gateway). */
+  TAX_PORTAL_AUTH: z.enum(["key", "none"]).default("key"),
+  /** `job_id` lets WS /ws/:job_id take the job id itself as the credential (the old frontend sends none). */
+  BOOKING_SOCKET_AUTH: z.enum(["key", "job_id"]).default("key"),
   // ---- cameras
   /** Lifetime of a camera token, in minutes (legacy EXPIRE). */
   CAMERA_TOKEN_TTL_MIN: int(360, 1),

@@ -7,7 +7,10 @@ import type { Principal } from "./auth/principal.ts";
 import { AppError, type FieldError, ValidationError } from "./errors.ts";
 
 /** The Hono environment every route module shares. */
-export type AppEnv = { Variables: { requestId: string; principal: Principal } };
+export type AppEnv = {
+  /** `logPath`: what the request log shows instead of the path, when the path holds a credential. */
+  Variables: { requestId: string; principal: Principal; logPath?: string };
+};
 
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
 

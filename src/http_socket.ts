@@ -40,11 +40,7 @@ export function socketAuth(deps: Deps, options: SocketAuthOptions = {}): Middlew
         apiKey: c.req.header("x-api-key"),
       });
     if (!principal) throw new UnauthorizedError(`A valid ${accepted} or Bearer access token is required`);
-    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      throw new AppError(426, "Upgrade Required", "This endpoint speaks WebSocket only", {}, {
-        upgrade: "websocket",
-      });
-    }
+    requireUpgrade(c);
     c.set("principal", principal);
     await next();
   };
@@ -61,6 +57,26 @@ export function logoutWatch(deps: Pick<Deps, "logins">, principal: Principal): L
   if (principal.kind !== "user" || !deps.logins) return undefined;
   const logins = deps.logins;
   return (end) => logins.watch(principal.sessionId, () => end());
+}
+
+/** 426 for a request to a socket route that is not a WebSocket upgrade. */
+export function requireUpgrade(c: Context): void {
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+    throw new AppError(426, "Upgrade Required", "This endpoint speaks WebSocket only", {}, {
+      upgrade: "websocket",
+    });
+  }
+}
+
+/** True when a socket request carries any credential socketAuth reads (header, `?token=`, `?ticket=`). */
+export function hasSocketCredentials(c: Context): boolean {
+  return [
+    c.req.header("authorization"),
+    c.req.header("x-api-key"),
+    c.req.query("token"),
+    c.req.query("ticket"),
+  ]
+    .some((v) => v !== undefined);
 }
 
 /** The sending side of an open socket, as the socket's protocol code sees it. */
@@ -123,6 +139,11 @@ export function publicOrigin(deps: Pick<Deps, "config">, c: Context): string {
   const url = new URL(c.req.url);
   if (deps.config.ALLOWED_HOSTS.includes(url.hostname.toLowerCase())) return url.origin;
   return `http://localhost:${deps.config.PORT}`;
+}
+
+/** The server's base URL as clients reach it (http, never ws): publicOrigin without a trailing slash. */
+export function publicBase(deps: Pick<Deps, "config">, c: Context): string {
+  return publicOrigin(deps, c).replace(/\/+$/, "");
 }
 
 /** The socket URL of a session (or of /ws for `"*"`), with a fresh 60 s ticket. */

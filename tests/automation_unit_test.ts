@@ -63,7 +63,8 @@ Deno.test("automation config: defaults, FLOW_SECRETS as JSON per flow, webhook s
   assert.deepEqual(c.WEBHOOK_RETRY_SCHEDULE, [0, 5, 300, 1800, 7200, 18000, 36000, 36000]);
   assert.throws(() => loadConfig({ WEBHOOK_RETRY_SCHEDULE: "0,five" }), ConfigError);
   assert.equal(c.WEBHOOK_ALLOW_PRIVATE, true);
-  assert.equal(loadConfig({ ENV: "production", JWT_SECRET: "x".repeat(32) }).WEBHOOK_ALLOW_PRIVATE, false);
+  const prod = { ENV: "production", JWT_SECRET: "x".repeat(32), PUBLIC_URL: "https://gh.example" };
+  assert.equal(loadConfig({ ...prod, ALLOW_CONSOLE_SMS: "true" }).WEBHOOK_ALLOW_PRIVATE, false);
   const alias = loadConfig({ SUPABASE_WEBHOOK_URL: "https://p.supabase.co/functions/v1/booking-webhook" });
   assert.equal(alias.BOOKING_WEBHOOK_URL, "https://p.supabase.co/functions/v1/booking-webhook");
   assert.throws(() => loadConfig({ BROWSER_WS_ENDPOINT: "http://x" }), ConfigError);

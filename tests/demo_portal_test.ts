@@ -158,7 +158,7 @@ Deno.test("registry: login, SMS code and plate search show ABC123 with data rows
   ]);
   assert.equal(cell(vehicle.text, "odometer", "2022-05-30"), "129870");
   assert.deepEqual(dataKeys(vehicle.text, "accidents"), ["2019-11-03"]);
-  assert.deepEqual(dataKeys(vehicle.text, "restrictions"), ["none"]);
+  assert.deepEqual(dataKeys(vehicle.text, "restrictions"), ["alienation_ban"]);
 
   const photos = [...vehicle.text.matchAll(/<img class="inspection-photo" src="([^"]+)"/g)].map((m) => m[1]);
   assert.deepEqual(photos, [1, 2, 3].map((n) => `/demo/registry/photos/ABC123/${n}.png`));

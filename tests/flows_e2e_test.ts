@@ -8,6 +8,7 @@ import {
   BOOKING_FLOW_STATUSES,
   browserTest,
   dedupe,
+  DEMO_LOGIN,
   fromBase64,
   isPng,
   type Json,
@@ -109,9 +110,8 @@ browserTest(
       assert.ok(isPng(fromBase64(view.prompt.image)), "the captcha is a PNG");
       images.set(`${prompt.id}:view`, view.prompt.image);
       const captcha = (await a.debug()).captchas.at(-1)!.answer;
-      const value = prompts.length === 1
-        ? { captcha: "11111", username: "demo", password: "demo" } // "1" is not in the captcha alphabet
-        : { captcha: captcha.toLowerCase() };
+      // Every captcha asks for the credentials again ("1" is not in the captcha alphabet).
+      const value = { captcha: prompts.length === 1 ? "11111" : captcha.toLowerCase(), ...DEMO_LOGIN };
       const r = await a.call(
         "POST",
         `/api/v1/sessions/${created.id}/input`,
@@ -124,7 +124,7 @@ browserTest(
 
     assert.deepEqual(prompts.map((p) => [p.kind, p.error, p.fields.map((f: Json) => f.name)]), [
       ["captcha", undefined, ["captcha", "username", "password"]],
-      ["captcha", "Invalid captcha", ["captcha"]],
+      ["captcha", "Invalid captcha", ["captcha", "username", "password"]],
     ]);
     assert.notEqual(
       images.get(`${prompts[0].id}:view`),

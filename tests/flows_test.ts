@@ -122,13 +122,13 @@ Deno.test("built-in flows run end to end in Chromium against the demo portal", a
       assert.deepEqual(items.find((p) => p.key === "brand")?.value, "BENTLEY");
       assert.deepEqual(items.find((p) => p.key === "model")?.value, "CONTINENTAL GT");
       assert.deepEqual(items.find((p) => p.key === "vin")?.value, "SCBFF63W3EC012345");
-      assert.deepEqual(items.find((p) => p.key === "2022-05-30")?.value, "129870");
+      assert.deepEqual(items.find((p) => p.key === "odometer.2022-05-30")?.value, "129870");
       assert.deepEqual(
-        items.find((p) => p.key === "2019-11-03")?.value,
+        items.find((p) => p.key === "accident.2019-11-03")?.value,
         "Front bumper and headlight damage, repaired",
       );
-      assert.ok(!items.some((p) => p.key === "none"), "the empty restrictions table is not a data item");
-      assert.equal(items.length, 4 + 7 + 4 + 1);
+      assert.ok(items.some((p) => p.key === "restriction.alienation_ban"));
+      assert.equal(items.length, 4 + 7 + 4 + 1 + 1);
       const percentages = record.progress.map((p) => p.percentage);
       assert.deepEqual(percentages, [...percentages].sort((a, b) => a - b), "progress never goes back");
       assert.ok(percentages.every((p) => p >= 0 && p < 100));
@@ -167,7 +167,7 @@ Deno.test("built-in flows run end to end in Chromium against the demo portal", a
           { date: "2022-05-30", km: 129870 },
         ],
         accidents: [{ date: "2019-11-03", description: "Front bumper and headlight damage, repaired" }],
-        restrictions: {},
+        restrictions: { alienation_ban: "Alienation and encumbrance ban in favour of Merkantil Bank" },
         photos: ["photo-1.png", "photo-2.png", "photo-3.png"],
       });
     },

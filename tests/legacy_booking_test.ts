@@ -102,7 +102,10 @@ browserTest(
     const wsAnon = await a.call("GET", started.websocket_url, undefined, { upgrade: "websocket" });
     assert.equal(wsAnon.status, 401);
     await wsAnon.body?.cancel();
-    assert.equal((await a.automation.sessions.get(jobId)).flow, "exam-booking");
+    const [session] = await a.automation.sessions.list();
+    assert.equal(session.flow, "exam-booking");
+    assert.notEqual(jobId, session.id, "the job id is not the session id");
+    assert.match(jobId, /^[A-Za-z0-9_-]{43}$/, "32 bytes, base64url");
   },
 );
 
@@ -317,7 +320,8 @@ browserTest(
     await foreignStop.body?.cancel();
     const stopped = await a.call("POST", "/api/v1/booking/stop", { job_id: admins.job_id }, ADMIN);
     assert.equal((await stopped.json()).status, "stopped");
-    assert.equal((await ended(a.automation.sessions, admins.job_id)).status, "cancelled");
+    const [session] = await a.automation.sessions.list();
+    assert.equal((await ended(a.automation.sessions, session.id)).status, "cancelled");
   },
 );
 
@@ -344,7 +348,44 @@ browserTest(
     assert.equal((await stopped.json()).status, "stopped");
     await finishHook;
     assert.equal(hooks[0].type, "session.created");
-    assert.ok(hooks.every((h) => h.data.session_id === admins.job_id));
+    const [session] = await a.automation.sessions.list();
+    assert.ok(hooks.every((h) => h.data.session_id === session.id));
     assert.equal(hooks.at(-1)!.data.status, "cancelled");
+  },
+);
+
+// Seed 003: `curl … -d '{"user_id": …, "license_type": "B", "exam_type": "Körprov", "locations":
+// ["Stockholm", "Uppsala"], …}'` with a Bearer token, then the frontend's
+// `new WebSocket('ws://your-vps-ip:8080/ws/job_abc123')` (no credentials) showing each qr_update.
+browserTest(
+  "the seed's own request (exam_type Körprov) books on the demo portal, followed on /ws/{job_id} with no credentials when BOOKING_SOCKET_AUTH=job_id",
+  async (pool) => {
+    await using a = await servedApp(pool, { BOOKING_SOCKET_AUTH: "job_id" });
+    using _ticking = tickClock(a);
+    const started = await startJob(a, {
+      user_id: "your-user-id",
+      license_type: "B",
+      exam_type: "Körprov",
+      locations: ["Stockholm", "Uppsala"],
+    }, { authorization: "Bearer admin-key" });
+    const ws = socket(`${a.wsBase}/ws/${started.job_id}`);
+    await ws.opened;
+    const qr = await ws.next((m) => m.type === "qr_update", "a qr_update");
+    assert.equal(qr.job_id, started.job_id);
+    assert.match(qr.image_data, /^data:image\/png;base64,/);
+    assert.equal(await a.approveQr(), 1);
+    const completed = await ws.next((m) => m.type === "booking_completed", "booking_completed");
+    assert.equal(completed.success, true, JSON.stringify(completed));
+    assert.ok(["Stockholm", "Uppsala"].includes(completed.booking_result.location));
+    assert.equal((await ws.closed).code, 1000);
+
+    // The job id is the credential: a tampered one is 404 before the upgrade, and no log line holds it.
+    const last = started.job_id.at(-1) === "A" ? "B" : "A";
+    const forged = await a.call("GET", `/ws/${started.job_id.slice(0, -1)}${last}`, undefined, {
+      upgrade: "websocket",
+    });
+    assert.equal(forged.status, 404);
+    await forged.body?.cancel();
+    assert.ok(!a.log.lines.join("\n").includes(started.job_id), "job ids stay out of the logs");
   },
 );

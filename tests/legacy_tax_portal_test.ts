@@ -9,7 +9,15 @@ import {
   automationSessions,
   legacyBookingJobs,
 } from "../db/schema.ts";
-import { browserTest, fromBase64, isPng, type Json, type ServedApp, servedApp } from "./e2e_fixtures.ts";
+import {
+  browserTest,
+  ended,
+  fromBase64,
+  isPng,
+  type Json,
+  type ServedApp,
+  servedApp,
+} from "./e2e_fixtures.ts";
 import { problem } from "./helpers.ts";
 
 const ADMIN = { "x-api-key": "admin-key" };
@@ -60,7 +68,7 @@ browserTest(
 );
 
 browserTest(
-  "PUT /enable_api/:token answers 400 Login Unsuccessful with a new captcha and the same token when the portal refuses the password, and the session lives SESSION_PROMPT_TIMEOUT_S longer",
+  "PUT /enable_api/:token answers 400 Login Unsuccessful with a new captcha and the same token when the portal refuses the password, and the session lives TAX_PORTAL_TTL_S longer",
   async (pool) => {
     await using a = await servedApp(pool);
     const first = await newToken(a);
@@ -86,7 +94,7 @@ browserTest(
     assert.equal(
       Date.parse(extended.expires_at) - Date.parse(before.expires_at),
       240_000,
-      "the session lives SESSION_PROMPT_TIMEOUT_S longer",
+      "the session lives TAX_PORTAL_TTL_S longer",
     );
   },
 );
@@ -200,7 +208,7 @@ browserTest("the password sent to PUT /enable_api/:token is never stored or logg
 browserTest(
   "PUT /enable_api/:token answers 500 naming the step when the portal session expired while the captcha was read",
   async (pool) => {
-    await using a = await servedApp(pool, { SESSION_PROMPT_TIMEOUT_S: "600" });
+    await using a = await servedApp(pool, { TAX_PORTAL_TTL_S: "600" });
     const first = await (await a.call("GET", "/captcha", undefined, BEARER_ADMIN)).json();
     const token = first.data.token;
     a.clock.advance(4 * 60_000 + 1_000); // the tax portal's 4-minute session
@@ -217,5 +225,72 @@ browserTest(
     const gone = await enable(a, token, credentials, BEARER_ADMIN);
     assert.equal(gone.status, 404);
     await gone.body?.cancel();
+  },
+);
+
+// Seed 004: "In case of 400 error, show the new captcha to user and repeat PUT call", each PUT carrying
+// the "captcha input from user along with username and password".
+browserTest(
+  "PUT /enable_api/:token after a 400 for a wrong captcha uses the credentials of the new PUT, not the first one's",
+  async (pool) => {
+    await using a = await servedApp(pool);
+    const token = (await newToken(a)).data.token;
+    const r1 = await enable(a, token, { username: "demo", password: "demo", captcha: "22222" });
+    assert.equal(r1.status, 400);
+    assert.deepEqual((await r1.json()).errors, ["Invalid captcha"]);
+    // The right captcha with another account's credentials: the portal judges THESE (and refuses them).
+    const r2 = await enable(a, token, {
+      username: "someone",
+      password: "else",
+      captcha: await shownCaptcha(a),
+    });
+    assert.equal(r2.status, 400);
+    assert.deepEqual((await r2.json()).errors, ["Invalid username or password"]);
+    const r3 = await enable(a, token, { username: "demo", password: "demo", captcha: await shownCaptcha(a) });
+    assert.equal(r3.status, 200);
+    assert.deepEqual(await r3.json(), { message: "API access enabled", errors: [], data: { token } });
+  },
+);
+
+browserTest(
+  "TAX_PORTAL_AUTH=none opens GET /captcha/ and PUT /enable_api/:token without a key; a token lives TAX_PORTAL_TTL_S",
+  async (pool) => {
+    await using a = await servedApp(pool, { TAX_PORTAL_AUTH: "none", TAX_PORTAL_TTL_S: "300" });
+    const res = await a.call("GET", "/captcha/");
+    assert.equal(res.status, 200);
+    const token = (await res.json()).data.token;
+    const view = await a.automation.sessions.get(token);
+    assert.equal(Date.parse(view.expires_at) - Date.parse(view.created_at), 300_000, "the old -ttl");
+    assert.equal(Date.parse(view.prompt!.expires_at) - Date.parse(view.prompt!.opened_at), 300_000);
+    // A logged-in user cannot answer a keyless caller's token; the keyless caller can.
+    const user = await a.login();
+    const foreign = await a.call("PUT", `/enable_api/${token}`, {
+      username: "u",
+      password: "p",
+      captcha: "c",
+    }, {
+      authorization: `Bearer ${user.access_token}`,
+    });
+    assert.equal(foreign.status, 404);
+    await foreign.body?.cancel();
+    const ok = await a.call("PUT", `/enable_api/${token}`, {
+      username: "demo",
+      password: "demo",
+      captcha: await shownCaptcha(a),
+    });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { message: "API access enabled", errors: [], data: { token } });
+
+    // Without an answer, a token is gone once TAX_PORTAL_TTL_S have passed.
+    const idle = (await (await a.call("GET", "/captcha")).json()).data.token;
+    a.clock.advance(300_000);
+    assert.equal((await ended(a.automation.sessions, idle)).status, "expired");
+    const gone = await a.call("PUT", `/enable_api/${idle}`, {
+      username: "demo",
+      password: "demo",
+      captcha: "X",
+    });
+    assert.equal(gone.status, 404);
+    assert.equal((await gone.json()).message, "Token not found");
   },
 );

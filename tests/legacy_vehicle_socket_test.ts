@@ -1,5 +1,5 @@
 /**
- * The vehicle-lookup mobile app's socket, GET /ws/legacy, with the real vehicle-lookup flow in real
+ * The vehicle-lookup mobile app's socket, GET / and GET /ws/legacy, with the real vehicle-lookup flow in real
  * Chromium against the demo portal served by the same server. One browser pool per test (browserTest).
  */
 import assert from "node:assert/strict";
@@ -55,10 +55,12 @@ browserTest(
 );
 
 browserTest(
-  "GET /ws/legacy looks up ABC123: every data item as pending, the SMS code asked (again after a wrong one), then success last",
+  "ws://host/ (the seed's URL) looks up ABC123: every data item as pending with distinct keys, the SMS code asked (again after a wrong one), then success last",
   async (pool) => {
     await using a = await servedApp(pool);
-    const app = await openApp(a);
+    // Seed 000: "Connect to the ws://IP:PORT using plain websocket", "Set the x-api-key header".
+    const app = socket(`${a.wsBase}/`, ADMIN);
+    await app.opened;
     app.send("abc 123");
     const waiting = await app.next((m) => m.status === "waiting", "the 2FA request");
     assert.deepEqual(waiting, { status: "waiting", percentage: 100, key: "input", value: WAITING_FOR_CODE });
@@ -82,16 +84,59 @@ browserTest(
       key: "brand",
       value: "BENTLEY",
     });
-    assert.equal(pending.find((m) => m.key === "vin")?.value, "SCBFF63W3EC012345");
-    assert.equal(pending.find((m) => m.key === "2022-05-30")?.value, "129870");
-    assert.equal(pending.length, 4 + 7 + 4 + 1, "every data item of ABC123");
+    const value = (key: string) => pending.find((m) => m.key === key)?.value;
+    // Every data group the seed names: registration, specs, odometer, accidents, restrictions, images.
+    assert.equal(value("vin"), "SCBFF63W3EC012345");
+    assert.equal(value("odometer.2022-05-30"), "129870");
+    assert.equal(value("accident.2019-11-03"), "Front bumper and headlight damage, repaired");
+    assert.equal(
+      value("restriction.alienation_ban"),
+      "Alienation and encumbrance ban in favour of Merkantil Bank",
+    );
+    const keys = pending.map((m) => m.key);
+    assert.equal(new Set(keys).size, keys.length, "no two items share a key");
+    assert.equal(pending.length, 4 + 7 + 4 + 1 + 1 + 3, "every data item of ABC123 and its 3 photos");
     const pcts = pending.map((m) => m.percentage);
     assert.deepEqual(pcts, [...pcts].sort((x, y) => x - y));
     assert.equal(app.messages.at(-1), success, "success is the last message of the lookup");
 
+    // The images: pending messages whose value is a URL the client fetches with its API key.
+    const images = pending.filter((m) => m.key.startsWith("image."));
+    assert.deepEqual(images.map((m) => m.key), ["image.1", "image.2", "image.3"]);
+    const bodies = new Set<string>();
+    for (const m of images) {
+      assert.ok(m.value.startsWith(`${a.base}/`), m.value);
+      const anon = await fetch(m.value);
+      assert.equal(anon.status, 401);
+      await anon.body?.cancel();
+      const res = await fetch(m.value, { headers: ADMIN });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("content-type"), "image/png");
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      assert.deepEqual([...bytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], "a PNG");
+      bodies.add(String(bytes.length) + bytes.subarray(-64).join());
+    }
+    assert.equal(bodies.size, 3, "three different photos");
+
     const dump = JSON.stringify(await a.db.db.select().from(automationEvents));
     assert.ok(!dump.includes(code), "the SMS code is not stored");
     await app.close();
+  },
+);
+
+browserTest(
+  "GET / without an upgrade is still the console; an upgrade without a key is 401",
+  async (pool) => {
+    await using a = await servedApp(pool);
+    for (const headers of [{}, ADMIN]) {
+      const page = await a.call("GET", "/", undefined, headers);
+      assert.equal(page.status, 200);
+      assert.match(page.headers.get("content-type")!, /^text\/html/);
+      await page.body?.cancel();
+    }
+    const anon = await a.call("GET", "/", undefined, { upgrade: "websocket" });
+    assert.equal(anon.status, 401);
+    assert.equal((await problem(anon)).detail, "A valid API key or Bearer access token is required");
   },
 );
 

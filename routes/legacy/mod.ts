@@ -7,7 +7,8 @@
  *
  * No pattern here overlaps another route of the app, so where createApp mounts this does not change
  * which handler answers: `/ws/legacy` and `/ws/<session id>` have a second segment that `GET /ws` lacks,
- * and `/api/<name>` never matches `/api/v1/…`.
+ * and `/api/<name>` never matches `/api/v1/…`. The one exception is the vehicle app's socket at the root
+ * (vehicleRootSocketRoutes), which createApp mounts before the console: it takes only upgrades.
  */
 import { Hono } from "hono";
 import type { CameraAuth } from "../../src/cameras/media_auth.ts";
@@ -20,6 +21,8 @@ import { mobileAppRoutes } from "./mobile_app.ts";
 import { qussdRoutes } from "./qussd_php.ts";
 import { taxPortalRoutes } from "./tax_portal.ts";
 import { vehicleSocketRoutes } from "./vehicle_socket.ts";
+
+export { vehicleRootSocketRoutes } from "./vehicle_socket.ts";
 
 /** The old clients' routes, to mount at the root. */
 export function legacyRoutes(deps: AppDeps, options: { cameraAuth: CameraAuth }) {

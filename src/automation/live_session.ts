@@ -33,7 +33,7 @@ import {
   SessionEndedError,
   type SessionStatus,
 } from "./status.ts";
-import { imageEvent, type OpenPromptState } from "./view.ts";
+import { imageEvent, type OpenPromptState, type SessionLimits } from "./view.ts";
 
 /** What a live session uses of the service around it. */
 export interface LiveEnv {
@@ -67,6 +67,11 @@ interface OpenPrompt extends OpenPromptState {
   reject(err: Error): void;
 }
 
+// Who and what a new live session is, and optionally its own time limits.
+type LiveSessionInit = { id: string; owner: string; flow: Flow; input: unknown; createdAt: number } & {
+  webhookUrl?: string;
+} & SessionLimits;
+
 /** A session this instance runs. */
 export class LiveSession implements AsyncDisposable {
   readonly id: string;
@@ -85,11 +90,8 @@ export class LiveSession implements AsyncDisposable {
   #prompt?: OpenPrompt;
   #chain: Promise<unknown> = Promise.resolve();
   #finishing?: Promise<void>;
-
-  constructor(
-    env: LiveEnv,
-    init: { id: string; owner: string; flow: Flow; input: unknown; webhookUrl?: string; createdAt: number },
-  ) {
+  readonly #promptTimeoutS: number;
+  constructor(env: LiveEnv, init: LiveSessionInit) {
     this.#env = env;
     this.id = init.id;
     this.owner = init.owner;
@@ -97,7 +99,8 @@ export class LiveSession implements AsyncDisposable {
     this.#input = init.input;
     this.webhookUrl = init.webhookUrl;
     this.createdAt = init.createdAt;
-    this.expiresAt = init.createdAt + env.maxLifetimeS * 1000;
+    this.expiresAt = init.createdAt + (init.lifetimeS ?? env.maxLifetimeS) * 1000;
+    this.#promptTimeoutS = init.promptTimeoutS ?? env.promptTimeoutS;
   }
 
   /** Where the session is now. */
@@ -272,7 +275,7 @@ export class LiveSession implements AsyncDisposable {
     const open = this.#prompt;
     if (now >= this.expiresAt) {
       return this.finish("expired", {
-        error: `The session reached its maximum lifetime of ${this.#env.maxLifetimeS} s`,
+        error: `The session reached its maximum lifetime of ${(this.expiresAt - this.createdAt) / 1000} s`,
       });
     }
     if (open && now >= open.deadline) {
@@ -303,7 +306,7 @@ export class LiveSession implements AsyncDisposable {
     if (this.#prompt) await this.#closePrompt(this.#prompt, "superseded");
     this.#assertActive();
     const now = this.#env.clock.now();
-    const timeoutS = spec.timeoutS ?? this.#env.promptTimeoutS;
+    const timeoutS = spec.timeoutS ?? this.#promptTimeoutS;
     const view = promptView(`p_${randomToken(12)}`, spec, now, timeoutS);
     const { promise: answer, resolve, reject } = Promise.withResolvers<Answer>();
     answer.catch(() => {}); // a flow may never await the answer (a QR prompt it closes itself)

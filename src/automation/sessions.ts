@@ -15,7 +15,7 @@ import { BROWSER_CRASHED, parseFlowInput, redactInput } from "./runtime.ts";
 import { type SessionFilter, type SessionOutbox, SessionStore } from "./session_store.ts";
 import { SessionQueue } from "./session_queue.ts";
 import { isFinalStatus } from "./status.ts";
-import { type ArtifactInfo, type SessionView, toView } from "./view.ts";
+import { type ArtifactInfo, type SessionLimits, type SessionView, toView } from "./view.ts";
 import { assertPublicTarget } from "../webhooks/ssrf.ts";
 
 export { INTERRUPTED, PromptClosedError, SessionEndedError } from "./status.ts";
@@ -171,9 +171,15 @@ export class SessionService implements AsyncDisposable {
 
   /**
    * Starts `flowName` for `owner` with `input`: 404 for an unknown flow, 422 (fields `input.…`) for bad
-   * input, 429 when MAX_SESSIONS are running and MAX_QUEUE are waiting. The session is queued, then runs.
+   * input, 429 when MAX_SESSIONS are running and MAX_QUEUE are waiting. The session is queued, then runs;
+   * `lifetimeS` and `promptTimeoutS` replace SESSION_MAX_S and SESSION_PROMPT_TIMEOUT_S for it.
    */
-  async start(owner: string, flowName: string, input: unknown, options: { webhookUrl?: string } = {}) {
+  async start(
+    owner: string,
+    flowName: string,
+    input: unknown,
+    options: { webhookUrl?: string } & SessionLimits = {},
+  ): Promise<SessionView> {
     const flow = this.#flows.get(flowName);
     if (!flow) throw new NotFoundError(`Unknown flow "${flowName}"`);
     const parsed = { data: parseFlowInput(flow, input) };
@@ -192,6 +198,8 @@ export class SessionService implements AsyncDisposable {
       input: parsed.data,
       webhookUrl: options.webhookUrl,
       createdAt: now,
+      lifetimeS: options.lifetimeS,
+      promptTimeoutS: options.promptTimeoutS,
     });
     try {
       await this.#store.create({

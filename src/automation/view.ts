@@ -94,3 +94,9 @@ export function toView(row: SessionRow, withImage: boolean, open?: OpenPromptSta
     expires_at: row.expiresAt.toISOString(),
   };
 }
+
+/** Per-session overrides of SESSION_MAX_S (`lifetimeS`) and SESSION_PROMPT_TIMEOUT_S (`promptTimeoutS`). */
+export interface SessionLimits {
+  lifetimeS?: number;
+  promptTimeoutS?: number;
+}

@@ -13,8 +13,9 @@
 //   GET /booking/complete/:token  approved → portal session cookie, 303 /booking/search (one use);
 //                             timed out → p.error "BankID timed out" (408); otherwise 303 /booking/login.
 //   GET /booking/search       form#search (GET → /booking/results): select[name=license_type] (B),
-//                             select[name=exam_type] (driving, theory), input[type=checkbox][name=location]
-//                             (Stockholm, Uppsala, Göteborg), button[type=submit]#search-submit.
+//                             select[name=exam_type] (driving "Körprov", theory "Kunskapsprov"),
+//                             input[type=checkbox][name=location] (Stockholm, Uppsala, Göteborg),
+//                             button[type=submit]#search-submit.
 //   GET /booking/results      ul#slots of li.slot[data-slot-id][data-location][data-exam-type]
 //                             [data-date=YYYY-MM-DD][data-time=HH:MM], each with a form (POST → /booking/book,
 //                             hidden input[name=slot_id]) and button.book; sorted by date, time, location.
@@ -54,8 +55,8 @@ export const LOCATIONS: Readonly<Record<string, { slug: string; days: readonly n
 
 /** Exam types and the start times of their slots. */
 export const EXAM_TYPES: Readonly<Record<string, { label: string; times: readonly string[] }>> = {
-  driving: { label: "Driving test (Körprov)", times: ["08:30", "10:15", "13:40"] },
-  theory: { label: "Theory test (Kunskapsprov)", times: ["09:00", "14:00"] },
+  driving: { label: "Körprov", times: ["08:30", "10:15", "13:40"] },
+  theory: { label: "Kunskapsprov", times: ["09:00", "14:00"] },
 };
 
 /** License types the site books for. */

@@ -1,5 +1,5 @@
 // The demo vehicle registry's data: two cars, chosen so that between them every table shape occurs
-// (ABC123 has an accident and no restrictions; XYZ789 has no accidents and a restriction).
+// (ABC123, the plate of the examples, has a row in every table; XYZ789 has no accidents).
 
 /** One row of a vehicle page table: machine key, human label, displayed value. */
 export interface VehicleRow {
@@ -64,7 +64,11 @@ export const VEHICLES: ReadonlyMap<string, Vehicle> = new Map([
       "129870",
     ]]),
     accidents: dated([["2019-11-03", "Front bumper and headlight damage, repaired"]]),
-    restrictions: [],
+    restrictions: [{
+      key: "alienation_ban",
+      label: "Alienation ban",
+      value: "Alienation and encumbrance ban in favour of Merkantil Bank",
+    }],
     photoCount: 3,
   }],
   ["XYZ789", {

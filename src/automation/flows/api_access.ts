@@ -7,10 +7,10 @@
  * button#enable-api; the confirmation page has #confirmation and #reference.
  *
  * Credentials come from the input, else from the server-side secrets; whatever is missing is asked with
- * the captcha (extra prompt fields). Credentials typed by the human are asked again when the portal
- * refuses them; refused input or server-side credentials end the flow at once (FlowError step "login"):
- * the human at the prompt is not necessarily the owner of the configured account, so the flow never
- * asks them to type someone else's password.
+ * every captcha (extra prompt fields), and each answer's credentials are the ones used (as the old tax
+ * service's client sent username, password and captcha in every PUT); refused input or server-side
+ * credentials end the flow at once (FlowError step "login"): the human at the prompt is not necessarily
+ * the owner of the configured account, so the flow never asks them to type someone else's password.
  */
 import { z } from "zod";
 import { defineFlow, FlowError, type PromptField } from "../flow.ts";
@@ -43,9 +43,6 @@ export const apiAccess = defineFlow({
       username: ctx.input.username ?? ctx.secrets.username ?? "",
       password: ctx.input.password ?? ctx.secrets.password ?? "",
     };
-    /** Credentials the human typed and the portal has not refused yet. */
-    let typed: { username: string; password: string } | undefined;
-
     await ctx.progress(5);
     await open(page, `${ctx.portalUrl}/tax/login`, wait);
     await ctx.progress(20);
@@ -57,8 +54,8 @@ export const apiAccess = defineFlow({
         });
       }
       const image = await screenshotElement(page, "img#captcha", { signal, step: "captcha" });
-      const askUsername = !configured.username && !typed;
-      const askPassword = !configured.password && !typed;
+      const askUsername = !configured.username;
+      const askPassword = !configured.password;
       const answer = await ctx.ask({
         kind: "captcha",
         message: "Type the characters shown in the image to log in to the tax portal",
@@ -73,15 +70,13 @@ export const apiAccess = defineFlow({
       const value = (name: string) =>
         typeof answer === "string" ? (name === "captcha" ? answer : "") : answer[name] ?? "";
       const captcha = value("captcha").trim();
-      const username = configured.username || typed?.username || value("username");
-      const password = configured.password || typed?.password || value("password");
+      const username = configured.username || value("username");
+      const password = configured.password || value("password");
       if (!captcha || !username || !password) {
         // The form's fields are required: submitting it empty would not even leave the page.
         error = captcha ? "Enter the username and password" : "Enter the characters shown in the image";
         continue;
       }
-      if (askUsername || askPassword) typed = { username, password };
-
       await fill(page, "form#login [name=username]", username, wait);
       await fill(page, "form#login [name=password]", password, wait);
       await fill(page, "form#login [name=captcha]", captcha, wait);
@@ -92,9 +87,8 @@ export const apiAccess = defineFlow({
       if (/expired/i.test(error)) {
         throw new FlowError(`The tax portal session expired: ${error}`, { step: "login" });
       }
-      if (/username|password/i.test(error)) {
-        if (!typed) throw new FlowError(`Cannot log in to the tax portal: ${error}`, { step: "login" });
-        typed = undefined;
+      if (/username|password/i.test(error) && !askUsername && !askPassword) {
+        throw new FlowError(`Cannot log in to the tax portal: ${error}`, { step: "login" });
       }
     }
     await ctx.progress(60);

@@ -8,7 +8,8 @@
  *
  * Portal contract (under `${portalUrl}/booking`): / has a#start; the login page shows the QR in div#qr
  * (replaced in place every second), p#qr-error "BankID timed out" when it gives up, and navigates to the
- * search page once approved; form#search select[name=license_type], select[name=exam_type],
+ * search page once approved; form#search select[name=license_type], select[name=exam_type] (an exam
+ * type is named by its option's value or its shown text, e.g. "Körprov"),
  * input[name=location] checkboxes (value = location name), p.error for values it refuses; ul#slots of
  * li.slot[data-slot-id][data-location][data-date][data-time] with button.book; div#booking
  * [data-booking-id][data-location][data-date][data-time]; p.error when a slot cannot be booked.
@@ -167,6 +168,12 @@ async function logInWithBankId(ctx: FlowContext<Input>, status: (pct: number, s:
   }
 }
 
+/** The value of the option named `name` by its value or its shown text (any case, any Unicode form). */
+function optionValue(options: { value: string; text: string }[], name: string): string | undefined {
+  const key = (s: string) => s.trim().normalize("NFC").toLowerCase();
+  return (options.find((o) => o.value === name) ?? options.find((o) => key(o.text) === key(name)))?.value;
+}
+
 /** Sets the search form's selects and location checkboxes, refusing values the form does not offer. */
 async function configureSearch(ctx: FlowContext<Input>, status: (pct: number, s: string) => Promise<void>) {
   const { page, input, signal } = ctx;
@@ -176,7 +183,8 @@ async function configureSearch(ctx: FlowContext<Input>, status: (pct: number, s:
     const values = (selector: string) => [...document.querySelectorAll(selector)].map((e) => e.value ?? "");
     return {
       license: values("form#search select[name=license_type] option"),
-      exam: values("form#search select[name=exam_type] option"),
+      exam: [...document.querySelectorAll("form#search select[name=exam_type] option")]
+        .map((e) => ({ value: e.value ?? "", text: e.textContent ?? "" })),
       locations: values("form#search input[name=location]"),
     };
   });
@@ -187,9 +195,12 @@ async function configureSearch(ctx: FlowContext<Input>, status: (pct: number, s:
   if (!offered.license.includes(input.license_type)) {
     throw refuse("license type", input.license_type, offered.license);
   }
-  if (!offered.exam.includes(input.exam_type)) throw refuse("exam type", input.exam_type, offered.exam);
+  const exam = optionValue(offered.exam, input.exam_type);
+  if (exam === undefined) {
+    throw refuse("exam type", input.exam_type, offered.exam.map((o) => `${o.value} (${o.text.trim()})`));
+  }
   await fill(page, "form#search select[name=license_type]", input.license_type, wait);
-  await fill(page, "form#search select[name=exam_type]", input.exam_type, wait);
+  await fill(page, "form#search select[name=exam_type]", exam, wait);
 
   await status(50, "locations");
   const unknown = input.locations.find((l) => !offered.locations.includes(l));

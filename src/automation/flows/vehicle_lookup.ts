@@ -20,6 +20,31 @@ const MAX_ATTEMPTS = 5;
 
 const SECTIONS = ["registration", "specs", "odometer", "accidents", "restrictions"] as const;
 type Section = typeof SECTIONS[number];
+/**
+ * What a data item's progress key starts with, per section: registration and specs keep the portal's
+ * key (`brand`), dated and named rows say what they are (`odometer.2022-05-30`, `accident.2019-11-03`,
+ * `restriction.lien`), so no two items of a lookup share a key.
+ */
+const KEY_PREFIX: Record<Section, string> = {
+  registration: "",
+  specs: "",
+  odometer: "odometer.",
+  accidents: "accident.",
+  restrictions: "restriction.",
+};
+
+/** The progress key of each row: its section's prefix, plus `.2`, `.3`… for a repeat (two accidents a day). */
+function itemKeys(sections: Record<Section, Row[]>): { key: string; value: string }[] {
+  const seen = new Map<string, number>();
+  return SECTIONS.flatMap((section) =>
+    sections[section].map((row) => {
+      const base = `${KEY_PREFIX[section]}${row.key}`;
+      const n = (seen.get(base) ?? 0) + 1;
+      seen.set(base, n);
+      return { key: n === 1 ? base : `${base}.${n}`, value: row.value };
+    })
+  );
+}
 
 /** One tr[data-key] of a vehicle table. */
 interface Row {
@@ -168,7 +193,7 @@ export const vehicleLookup = defineFlow({
     await ctx.progress(20);
 
     const sections = await readSections(page);
-    const items = SECTIONS.flatMap((section) => sections[section]);
+    const items = itemKeys(sections);
     for (const [i, row] of items.entries()) {
       await ctx.progress(20 + Math.floor((70 * (i + 1)) / items.length), row.key, row.value);
     }

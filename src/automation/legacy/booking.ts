@@ -1,7 +1,8 @@
 /**
  * The driving-test booking frontend's jobs (`/api/v1/booking/…`): a job is an exam-booking session the
- * caller may see, its `user_id` the one the frontend sent (or the owner's). Each function is one request
- * of the old protocol and answers in its shapes; README "Legacy clients" documents them.
+ * caller may see, its `user_id` the one the frontend sent (or the owner's), its `job_id` an unguessable
+ * id of the session (booking_ids.ts). Each function is one request of the old protocol and answers in its
+ * shapes; README "Legacy clients" documents them.
  */
 import type { Principal } from "../../auth/principal.ts";
 import type { Deps } from "../../deps.ts";
@@ -9,11 +10,12 @@ import { ForbiddenError, NotFoundError, ValidationError } from "../../errors.ts"
 import { ownerOf, visibleSession } from "../access.ts";
 import { requireAutomation } from "../mod.ts";
 import type { SessionView } from "../sessions.ts";
+import { jobIdOf, sessionIdOf } from "./booking_ids.ts";
 import { bookingUserIds, recordBookingJob } from "./booking_jobs.ts";
 import { BOOKING_FLOW, bookingMessage, bookingResult, bookingStatus } from "./booking_status.ts";
 
 /** What the booking functions need from the app. */
-export type BookingDeps = Pick<Deps, "automation" | "db" | "clock">;
+export type BookingDeps = Pick<Deps, "automation" | "db" | "clock" | "config">;
 
 /** `POST /api/v1/booking/start`'s request. */
 export interface BookingRequest {
@@ -28,10 +30,10 @@ export interface BookingRequest {
 export const MAX_LISTED_JOBS = 100;
 
 /** A job as the booking frontend reads it. */
-export function jobView(view: SessionView, userId: string | null) {
+export function jobView(deps: Pick<Deps, "config">, view: SessionView, userId: string | null) {
   const status = bookingStatus(view);
   return {
-    job_id: view.id,
+    job_id: jobIdOf(deps, view.id),
     user_id: userId,
     status,
     message: bookingMessage(status, view.error),
@@ -55,16 +57,24 @@ function ownerUserId(owner: string): string | null {
   return owner.startsWith("user:") ? owner.slice("user:".length) : null;
 }
 
-/** The booking job `id` if `principal` may see it (any exam-booking session); 404 otherwise. */
+/**
+ * The booking job `jobId` (any exam-booking session) if `principal` may see it, or for `null` when the
+ * job id itself is the credential (BOOKING_SOCKET_AUTH=job_id); 404 otherwise.
+ */
 export async function visibleJob(
-  deps: Pick<Deps, "automation">,
-  principal: Principal,
-  id: string,
+  deps: Pick<Deps, "automation" | "config">,
+  principal: Principal | null,
+  jobId: string,
 ): Promise<SessionView> {
-  const notFound = new NotFoundError(`No booking job ${id}`);
-  const view = await visibleSession(deps, principal, id).catch((err) => {
-    throw err instanceof NotFoundError ? notFound : err;
-  });
+  const notFound = new NotFoundError("No such booking job");
+  const id = sessionIdOf(deps, jobId);
+  if (!id) throw notFound;
+  const view =
+    await (principal ? visibleSession(deps, principal, id) : requireAutomation(deps).sessions.get(id)).catch(
+      (err) => {
+        throw err instanceof NotFoundError ? notFound : err;
+      },
+    );
   if (view.flow !== BOOKING_FLOW) throw notFound;
   return view;
 }
@@ -98,13 +108,14 @@ export async function startBooking(deps: BookingDeps, principal: Principal, requ
     await sessions.cancel(view.id);
     throw err;
   }
+  const jobId = jobIdOf(deps, view.id);
   return {
-    job_id: view.id,
+    job_id: jobId,
     status: "starting",
     message: "Booking automation started",
     webhook_configured: request.webhook_url !== undefined,
-    websocket_url: `/ws/${view.id}`,
-    qr_polling_url: `/api/v1/booking/${view.id}/qr`,
+    websocket_url: `/ws/${jobId}`,
+    qr_polling_url: `/api/v1/booking/${jobId}/qr`,
   };
 }
 
@@ -116,7 +127,7 @@ export async function listBookingJobs(deps: BookingDeps, principal: Principal) {
     limit: MAX_LISTED_JOBS,
   });
   const users = await bookingUserIds(deps, views.map((v) => v.id));
-  const jobs = views.map((v) => jobView(v, users.get(v.id) ?? ownerUserId(v.owner)));
+  const jobs = views.map((v) => jobView(deps, v, users.get(v.id) ?? ownerUserId(v.owner)));
   return { jobs, total: jobs.length };
 }
 
@@ -124,21 +135,21 @@ export async function listBookingJobs(deps: BookingDeps, principal: Principal) {
 export async function bookingJob(deps: BookingDeps, principal: Principal, id: string) {
   const view = await visibleJob(deps, principal, id);
   const users = await bookingUserIds(deps, [view.id]);
-  return jobView(view, users.get(view.id) ?? ownerUserId(view.owner));
+  return jobView(deps, view, users.get(view.id) ?? ownerUserId(view.owner));
 }
 
 /** The job's current QR as a `qr_update`; 404 when no QR is up. */
 export async function bookingQr(deps: BookingDeps, principal: Principal, id: string) {
   const view = await visibleJob(deps, principal, id);
   const png = view.prompt?.kind === "qr" ? view.prompt.image : undefined;
-  if (!png) throw new NotFoundError(`Booking job ${view.id} shows no QR code now (${bookingStatus(view)})`);
-  return qrUpdate(view.id, png, deps.clock.now().toISOString());
+  if (!png) throw new NotFoundError(`Booking job ${id} shows no QR code now (${bookingStatus(view)})`);
+  return qrUpdate(id, png, deps.clock.now().toISOString());
 }
 
 /** Stops (cancels) a job; an ended job answers its final status. */
 export async function stopBooking(deps: BookingDeps, principal: Principal, id: string) {
-  await visibleJob(deps, principal, id);
-  const view = await requireAutomation(deps).sessions.cancel(id);
+  const job = await visibleJob(deps, principal, id);
+  const view = await requireAutomation(deps).sessions.cancel(job.id);
   const status = bookingStatus(view);
   return { job_id: id, status, message: bookingMessage(status, view.error) };
 }

@@ -23,9 +23,13 @@ export interface BookingPeer {
 
 const isFinal = (status: unknown) => FINAL_STATUSES.includes(status as SessionStatus);
 
-/** Follows the job `view` for `peer` until it ends; returns the function that stops following. */
-export function followBookingJob(sessions: SessionService, view: SessionView, peer: BookingPeer): () => void {
-  const jobId = view.id;
+/** Follows the job `jobId` (the session `view`) for `peer` until it ends; returns the function that stops. */
+export function followBookingJob(
+  sessions: SessionService,
+  job: { jobId: string; view: SessionView },
+  peer: BookingPeer,
+): () => void {
+  const { jobId, view } = job;
   let progress = view.progress;
   let result: unknown = null;
   const statusUpdate = (status: BookingStatus, pct: number, at: string, error?: string | null) =>
@@ -60,7 +64,7 @@ export function followBookingJob(sessions: SessionService, view: SessionView, pe
   // `ended` covers a follow API that delivers during subscribe(), before `off` is assigned.
   let ended = false;
   let off = () => {};
-  off = sessions.subscribe(jobId, view.seq, (event) => {
+  off = sessions.subscribe(view.id, view.seq, (event) => {
     if (event.type === "progress") {
       progress = Number(event.data.percentage);
       if (event.data.key === "status" && isRunningBookingStatus(event.data.value)) {

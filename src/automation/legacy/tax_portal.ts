@@ -2,7 +2,9 @@
  * The tax-portal client's protocol (GST "enable API access") on the api-access flow: `GET /captcha/`
  * starts a session and hands back its captcha with the session id as `token`; `PUT /enable_api/:token`
  * answers the captcha and waits for the portal's verdict. Every answer is `{message, errors, data}` with
- * the old service's statuses; README "Legacy clients" documents them.
+ * the old service's statuses; README "Legacy clients" documents them. A token lives TAX_PORTAL_TTL_S (the
+ * old `-ttl`), and that much longer after each refused login. With TAX_PORTAL_AUTH=none a caller without
+ * a key is `null`: its sessions belong to OPEN_OWNER, and its token is its only credential.
  */
 import type { Principal } from "../../auth/principal.ts";
 import type { Deps } from "../../deps.ts";
@@ -17,6 +19,11 @@ export const TAX_FLOW = "api-access";
 export const CAPTCHA_WAIT_MS = 30_000;
 /** How long `PUT /enable_api/:token` waits for the portal's verdict (login, then enabling API access). */
 export const ENABLE_WAIT_MS = 60_000;
+/** The owner of sessions started without a key (TAX_PORTAL_AUTH=none); admins see them too. */
+export const OPEN_OWNER = "tax-portal";
+
+/** Who calls: a principal, or null for a caller without a key on open routes (TAX_PORTAL_AUTH=none). */
+export type TaxCaller = Principal | null;
 
 /** One answer of the old service: its HTTP status and `{message, errors, data}` body. */
 export interface TaxAnswer {
@@ -83,11 +90,13 @@ async function untilPromptOrEnd(
  */
 export async function requestCaptcha(
   deps: TaxDeps,
-  principal: Principal,
+  caller: TaxCaller,
   signal?: AbortSignal,
 ): Promise<TaxAnswer> {
   const sessions = requireAutomation(deps).sessions;
-  const started = await sessions.start(ownerOf(principal), TAX_FLOW, {});
+  const ttlS = deps.config.TAX_PORTAL_TTL_S;
+  const owner = caller ? ownerOf(caller) : OPEN_OWNER;
+  const started = await sessions.start(owner, TAX_FLOW, {}, { lifetimeS: ttlS, promptTimeoutS: ttlS });
   const view = await untilPromptOrEnd(sessions, started, { timeoutMs: CAPTCHA_WAIT_MS, signal });
   if (view.prompt?.kind === "captcha") {
     return answer(200, "Token generated", [], { ...captchaData(view), token: view.id });
@@ -100,14 +109,14 @@ export async function requestCaptcha(
 
 /**
  * `PUT /enable_api/:token`: answers the token's captcha (username and password only where the prompt
- * asks for them, so server-side credentials win) and waits (≤ ENABLE_WAIT_MS) for the verdict: 200
- * enabled, 400 with a new captcha for a refused login (the session then lives SESSION_PROMPT_TIMEOUT_S
- * longer), 404 for a token that is not the caller's open api-access session, 500 when the flow failed,
+ * asks for them, so server-side credentials win; each PUT's own, never an earlier one's) and waits
+ * (≤ ENABLE_WAIT_MS) for the verdict: 200 enabled, 400 with a new captcha for a refused login (the session
+ * then lives TAX_PORTAL_TTL_S longer), 404 for a token that is not the caller's open api-access session, 500 when the flow failed,
  * 504 on no verdict in time. A 409 problem while another PUT for the token is being handled.
  */
 export async function enableApi(
   deps: TaxDeps,
-  principal: Principal,
+  caller: TaxCaller,
   token: string,
   request: EnableRequest & { signal?: AbortSignal },
 ): Promise<TaxAnswer> {
@@ -119,7 +128,8 @@ export async function enableApi(
     if (err instanceof NotFoundError) return tokenNotFound(token);
     throw err;
   }
-  if (!canSee(principal, view.owner) || view.flow !== TAX_FLOW || isFinal(view.status)) {
+  const visible = caller ? canSee(caller, view.owner) : view.owner === OPEN_OWNER;
+  if (!visible || view.flow !== TAX_FLOW || isFinal(view.status)) {
     return tokenNotFound(token);
   }
   const prompt = view.prompt;
@@ -151,7 +161,7 @@ export async function enableApi(
   if (isFinal(outcome.status)) return tokenNotFound(token);
   if (outcome.prompt?.kind === "captcha") {
     // A refused login: the same token with a new captcha, and the old service's TTL extension.
-    const extended = await sessions.extend(token, deps.config.SESSION_PROMPT_TIMEOUT_S);
+    const extended = await sessions.extend(token, deps.config.TAX_PORTAL_TTL_S);
     const next = extended.prompt?.id === outcome.prompt.id ? extended : outcome;
     return answer(400, "Login Unsuccessful", [outcome.prompt.error ?? "Login refused"], {
       token,

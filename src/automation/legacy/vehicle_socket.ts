@@ -2,7 +2,9 @@
  * The vehicle-lookup mobile app's socket protocol (car-thingy) on the vehicle-lookup flow: the app
  * sends a licence plate as text and gets `pending` data items, `waiting` when the SMS code is needed
  * (it answers with the code as text), then `success` or `fail`. One lookup per socket at a time; closing
- * the socket cancels its lookup, as the old server ended its browser.
+ * the socket cancels its lookup, as the old server ended its browser. Each inspection photo the flow
+ * saves is sent as `pending` with key `image.<n>` and the URL of the artifact as value (fetched with the
+ * same API key), as the old server sent the images after the data.
  */
 import type { Principal } from "../../auth/principal.ts";
 import type { Deps } from "../../deps.ts";
@@ -29,12 +31,17 @@ export interface VehiclePeer {
   send(msg: VehicleMessage): void;
 }
 
-/** The running lookup: its session (once started), its follower, and the open code prompt. */
+/** The running lookup: its session (once started), its follower, the open code prompt, the images sent. */
 interface Lookup {
   id?: string;
   off?: () => void;
   promptId?: string;
+  percentage: number;
+  images: number;
 }
+
+/** Where a client downloads a session's artifact (GET /api/v1/sessions/:id/artifacts/:name). */
+export type ArtifactUrl = (sessionId: string, name: string) => string;
 
 /** A problem's detail plus its field messages, as one line for the app. */
 function describeError(err: unknown): string {
@@ -49,17 +56,19 @@ export class VehicleLookupSocket {
   readonly #log: Deps["log"];
   readonly #owner: string;
   readonly #peer: VehiclePeer;
+  readonly #artifactUrl: ArtifactUrl;
   #lookup: Lookup | undefined;
   #closed = false;
 
   constructor(
     deps: { sessions: SessionService; log: Deps["log"] },
-    options: { principal: Principal; peer: VehiclePeer },
+    options: { principal: Principal; peer: VehiclePeer; artifactUrl: ArtifactUrl },
   ) {
     this.#sessions = deps.sessions;
     this.#log = deps.log;
     this.#owner = ownerOf(options.principal);
     this.#peer = options.peer;
+    this.#artifactUrl = options.artifactUrl;
   }
 
   /** A message from the app: a plate starts a lookup; while a code is asked, text answers it. */
@@ -102,7 +111,7 @@ export class VehicleLookupSocket {
   }
 
   async #start(plate: string): Promise<void> {
-    const current: Lookup = {};
+    const current: Lookup = { percentage: 0, images: 0 };
     this.#lookup = current;
     let id: string;
     try {
@@ -120,13 +129,19 @@ export class VehicleLookupSocket {
 
   #follow(current: Lookup, id: string, event: SessionEvent): void {
     if (this.#lookup !== current) return;
-    if (event.type === "progress" && typeof event.data.key === "string") {
+    if (event.type === "progress") {
+      current.percentage = Number(event.data.percentage);
+      if (typeof event.data.key !== "string") return;
       this.#peer.send({
         status: "pending",
-        percentage: Number(event.data.percentage),
+        percentage: current.percentage,
         key: event.data.key,
         value: event.data.value,
       });
+    } else if (event.type === "artifact" && String(event.data.content_type).startsWith("image/")) {
+      const key = `image.${++current.images}`;
+      const value = this.#artifactUrl(id, String(event.data.name));
+      this.#peer.send({ status: "pending", percentage: current.percentage, key, value });
     } else if (event.type === "prompt") {
       const prompt = event.data.prompt as PromptView;
       if (prompt.kind !== "code") {
