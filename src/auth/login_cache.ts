@@ -8,6 +8,8 @@
  *   again, so an instance whose listen connection dropped catches up with what it missed.
  * Correctness never depends on what is cached: anything evicted is simply read again from the database.
  */
+import { readNotice } from "../notices.ts";
+import { addToKeyedSet } from "../keyed_sets.ts";
 import { eq, gt } from "drizzle-orm";
 import type { DbHandle } from "../../db/client.ts";
 import { authSessions, users } from "../../db/schema.ts";
@@ -125,13 +127,7 @@ export class LoginSessions implements AsyncDisposable {
       queueMicrotask(() => onRevoke("revoked"));
       return () => {};
     }
-    let set = this.#watchers.get(sessionId);
-    if (!set) this.#watchers.set(sessionId, set = new Set());
-    set.add(onRevoke);
-    return () => {
-      set.delete(onRevoke);
-      if (set.size === 0 && this.#watchers.get(sessionId) === set) this.#watchers.delete(sessionId);
-    };
+    return addToKeyedSet(this.#watchers, sessionId, onRevoke);
   }
 
   /** Counts for metrics and tests. */
@@ -146,12 +142,8 @@ export class LoginSessions implements AsyncDisposable {
   }
 
   #onMessage(payload: string): void {
-    let msg: Partial<RevocationMessage>;
-    try {
-      msg = JSON.parse(payload);
-    } catch {
-      return this.#deps.log.warn("login sessions: unreadable broadcast ignored");
-    }
+    const msg = readNotice<RevocationMessage>(payload);
+    if (!msg) return this.#deps.log.warn("login sessions: unreadable broadcast ignored");
     if (typeof msg.session_id === "string") this.revoke(msg.session_id, String(msg.reason ?? "revoked"));
   }
 

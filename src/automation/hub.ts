@@ -1,4 +1,5 @@
 /** The in-process fan-out of session events to live followers (sockets, SSE, long-polls). */
+import { addToKeyedSet } from "../keyed_sets.ts";
 
 /** One event of a session, as stored in automation_events (or an ephemeral image frame). */
 export interface SessionEvent {
@@ -30,13 +31,7 @@ export class EventHub {
 
   /** Follows `sessionId`; returns the unsubscribe function. */
   subscribe(sessionId: string, listener: SessionListener): () => void {
-    let set = this.#subs.get(sessionId);
-    if (!set) this.#subs.set(sessionId, set = new Set());
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.#subs.get(sessionId) === set) this.#subs.delete(sessionId);
-    };
+    return addToKeyedSet(this.#subs, sessionId, listener);
   }
 
   /** Delivers `event` to the followers of `sessionId`; a failing follower never breaks the others. */

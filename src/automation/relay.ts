@@ -4,6 +4,7 @@
  * NOTIFY payloads are capped at 8 KB); a follower elsewhere is woken and reads the stored events itself.
  * Without the channel (lost connection), followers still poll the database every `remotePollMs`.
  */
+import { readNotice } from "../notices.ts";
 import type { DbHandle } from "../../db/client.ts";
 import type { Logger } from "../log.ts";
 import type { EventHub } from "./hub.ts";
@@ -48,18 +49,15 @@ export class SessionRelay implements AsyncDisposable {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    this.#offTap();
-    await this.#unlisten?.();
+    const unlisten = this.#unlisten;
     this.#unlisten = undefined;
+    this.#offTap();
+    await unlisten?.();
   }
 
   #receive(payload: string): void {
-    let notice: Partial<SessionNotice>;
-    try {
-      notice = JSON.parse(payload);
-    } catch {
-      return this.#log.warn("session relay: unreadable notice ignored");
-    }
+    const notice = readNotice<SessionNotice>(payload);
+    if (!notice) return this.#log.warn("session relay: unreadable notice ignored");
     const id = notice.session_id;
     if (notice.instance === this.instance || typeof id !== "string" || typeof notice.seq !== "number") return;
     if (this.#hub.followers(id) === 0) return;

@@ -73,7 +73,6 @@ export class SessionService implements AsyncDisposable {
       isLocal: (id) => this.#live.has(id),
       currentImage: (id) => this.#live.get(id)?.imageEvent(),
     });
-    const secrets = options.secrets ?? config.FLOW_SECRETS;
     this.#env = {
       store: this.#store,
       hub: this.#hub,
@@ -86,7 +85,7 @@ export class SessionService implements AsyncDisposable {
       imagePersistMs: options.imagePersistMs ?? 5000,
       portalUrl: options.portalUrl,
       leaseOwner: this,
-      secrets: (flow) => secrets[flow] ?? {},
+      secrets: (flow) => (options.secrets ?? config.FLOW_SECRETS)[flow] ?? {},
       emit: (live, type, data) => this.#emit(live, type, data),
       ended: (live) => {
         this.#live.delete(live.id);
@@ -159,12 +158,7 @@ export class SessionService implements AsyncDisposable {
   }
 
   /** Waits up to `timeoutMs` for an event after `afterSeq` (or the end) and returns the session then. */
-  async waitForEvent(
-    id: string,
-    afterSeq: number,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<SessionView> {
+  async waitForEvent(id: string, afterSeq: number, timeoutMs: number, signal?: AbortSignal) {
     await this.#follower.waitForEvent(id, afterSeq, timeoutMs, signal);
     return await this.get(id);
   }
@@ -182,7 +176,7 @@ export class SessionService implements AsyncDisposable {
   ): Promise<SessionView> {
     const flow = this.#flows.get(flowName);
     if (!flow) throw new NotFoundError(`Unknown flow "${flowName}"`);
-    const parsed = { data: parseFlowInput(flow, input) };
+    const data = parseFlowInput(flow, input);
     if (options.webhookUrl) {
       await assertPublicTarget(options.webhookUrl, this.#deps.config.WEBHOOK_ALLOW_PRIVATE, "webhook_url");
     }
@@ -195,7 +189,7 @@ export class SessionService implements AsyncDisposable {
       id: crypto.randomUUID(),
       owner,
       flow,
-      input: parsed.data,
+      input: data,
       webhookUrl: options.webhookUrl,
       createdAt: now,
       lifetimeS: options.lifetimeS,
@@ -206,7 +200,7 @@ export class SessionService implements AsyncDisposable {
         id: live.id,
         owner,
         flow: flow.name,
-        input: redactInput(parsed.data ?? {}, flow.secretInput),
+        input: redactInput(data ?? {}, flow.secretInput),
         webhookUrl: options.webhookUrl ?? null,
         createdAt: new Date(now),
         expiresAt: new Date(live.expiresAt),
@@ -228,10 +222,8 @@ export class SessionService implements AsyncDisposable {
    * handed to the flow only: neither stored nor logged.
    */
   async answer(id: string, promptId: string, value: unknown): Promise<void> {
-    await (await this.#running(id, "answer", { op: "answer", prompt: promptId, value }))?.answer(
-      promptId,
-      value,
-    );
+    const live = await this.#running(id, "answer", { op: "answer", prompt: promptId, value });
+    await live?.answer(promptId, value);
   }
 
   /** Cancels `id`: its browser context is closed before this returns. Ended sessions are left as they are. */

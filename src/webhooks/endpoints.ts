@@ -27,11 +27,12 @@ type EndpointRow = typeof webhookEndpoints.$inferSelect;
 
 /** An endpoint as the API shows it (never its secret). */
 function endpointView(r: EndpointRow) {
+  const { id, url, events, enabled } = r;
   return {
-    id: r.id,
-    url: r.url,
-    events: r.events,
-    enabled: r.enabled,
+    id,
+    url,
+    events,
+    enabled,
     disabled_reason: r.disabledReason,
     previous_secret_until: r.previousUntil?.toISOString() ?? null,
     created_at: r.createdAt.toISOString(),
