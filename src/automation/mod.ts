@@ -2,6 +2,7 @@
 import { ServiceUnavailableError } from "../errors.ts";
 import type { Flow } from "./flow.ts";
 import { EventHub } from "./hub.ts";
+import { LiveView } from "./live_view.ts";
 import { BrowserPool } from "./pool.ts";
 import { Reaper } from "./reaper.ts";
 import { type AutomationDeps, SessionService } from "./sessions.ts";
@@ -15,6 +16,8 @@ export interface Automation extends AsyncDisposable {
   pool: BrowserPool;
   reaper: Reaper;
   webhooks: WebhookSender;
+  /** Screencasts of running sessions' tabs, and take-over (issue 13). */
+  liveView: LiveView;
   /** Ends the sessions, stops the reaper, flushes webhooks and closes the pool (if it owns it). */
   close(): Promise<void>;
 }
@@ -69,7 +72,8 @@ export function createAutomation(deps: AutomationDeps, options: AutomationOption
       await webhooks.close();
       if (ownPool) await pool.close();
     })();
-  return { sessions, pool, reaper, webhooks, close, [Symbol.asyncDispose]: close };
+  const liveView = new LiveView((id) => sessions.page(id), log);
+  return { sessions, pool, reaper, webhooks, liveView, close, [Symbol.asyncDispose]: close };
 }
 
 /** The automation service, or a 503 when this server runs without it. */
