@@ -57,7 +57,7 @@ export function createApp(injected: Deps): Hono<AppEnv> {
   }));
 
   // Web console, health, phone login and sessions.
-  app.route("/", consoleRoutes());
+  app.route("/", consoleRoutes(deps));
   app.route("/health", healthRoutes(deps));
   app.route("/api/v1/otp", otpRoutes(deps));
   app.route("/api/v1", authRoutes(deps));
