@@ -12,6 +12,8 @@ import { healthRoutes } from "../routes/health.ts";
 import { legacyRoutes } from "../routes/legacy/mod.ts";
 import { mediaAuthRoutes } from "../routes/media_auth.ts";
 import { otpRoutes } from "../routes/otp.ts";
+import { metricsRoutes } from "../routes/metrics.ts";
+import { openApiRoutes } from "../routes/openapi.ts";
 import { sessionRoutes } from "../routes/sessions.ts";
 import { smartyardRoutes } from "../routes/smartyard/mod.ts";
 import { wsRoutes } from "../routes/ws.ts";
@@ -20,6 +22,7 @@ import { demoPortal } from "./demo/mod.ts";
 import { type Deps, withAppDefaults } from "./deps.ts";
 import { NotFoundError, PayloadTooLargeError, problemResponse, toProblem } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
+import { appMetrics, QUIET_ROUTES, routeOf } from "./app_metrics.ts";
 
 /** Largest request body accepted anywhere. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -32,6 +35,10 @@ export function createApp(injected: Deps): Hono<AppEnv> {
   const deps = withAppDefaults(injected);
   const app = new Hono<AppEnv>();
 
+  // ---- newcomer: metrics per route pattern; machine-to-machine hot routes log at debug (counted in metrics)
+  const cameraAuth = deps.cameraAuth ?? new CameraAuth(deps);
+  const metrics = appMetrics(deps, cameraAuth);
+  deps.sms = metrics.countingSms(deps.sms);
   app.use(async (c, next) => {
     const started = performance.now();
     const incoming = c.req.header("x-request-id");
@@ -39,12 +46,15 @@ export function createApp(injected: Deps): Hono<AppEnv> {
     c.set("requestId", requestId);
     await next();
     c.header("x-request-id", requestId);
+    const ms = performance.now() - started;
+    const route = routeOf(c);
+    metrics.request(c.req.method, route, c.res.status, ms / 1000);
     // The path only: query strings can carry tokens (media auth, WebSocket tickets).
-    deps.log.info("request", {
+    (QUIET_ROUTES.test(route) ? deps.log.debug : deps.log.info)("request", {
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
-      duration_ms: Math.round((performance.now() - started) * 100) / 100,
+      duration_ms: Math.round(ms * 100) / 100,
       request_id: requestId,
     });
   });
@@ -58,6 +68,8 @@ export function createApp(injected: Deps): Hono<AppEnv> {
 
   // Web console, health, phone login and sessions.
   app.route("/", consoleRoutes());
+  app.route("/", openApiRoutes(deps, () => app)); // newcomer: /openapi.json and /docs
+  app.route("/", metricsRoutes(deps, metrics)); // newcomer: /metrics
   app.route("/health", healthRoutes(deps));
   app.route("/api/v1/otp", otpRoutes(deps));
   app.route("/api/v1", authRoutes(deps));
@@ -76,7 +88,6 @@ export function createApp(injected: Deps): Hono<AppEnv> {
   app.route("/api/v1/sessions", sessionRoutes(deps));
 
   // Cameras, and the media-server auth backend.
-  const cameraAuth = deps.cameraAuth ?? new CameraAuth(deps);
   app.route("/api/v1", cameraRoutes(deps));
   app.route("/api/v1/media", mediaAuthRoutes(deps, cameraAuth));
   // SmartYard mobile apps: POST <SMARTYARD_PREFIX>user/…, address/…, cctv/…, pay/…; admin at /api/v1/smartyard.

@@ -10,6 +10,7 @@ import type { Logger } from "./log.ts";
 import type { SmsSender } from "./otp/sms.ts";
 import type { CameraAuth } from "./cameras/media_auth.ts";
 import { KeyedMutex } from "./keyed_mutex.ts";
+import type { Metrics } from "./metrics.ts";
 
 /** The injected dependencies of the whole app. */
 export interface Deps {
@@ -30,6 +31,8 @@ export interface Deps {
   startedAt?: number;
   /** Serialises double submits of one device claim; createApp makes one per app when absent. */
   claimLocks?: KeyedMutex;
+  /** Prometheus metrics (/metrics); createApp makes one per app when absent. */
+  metrics?: Metrics;
 }
 
 /** Deps with the per-app objects filled in: what createApp hands the route modules. */

@@ -5,6 +5,7 @@ import { getConnInfo } from "hono/deno";
 import type { z } from "zod";
 import type { Principal } from "./auth/principal.ts";
 import { ValidationError } from "./errors.ts";
+import { tagValidator } from "./openapi/meta.ts";
 
 /** The Hono environment every route module shares. */
 export type AppEnv = { Variables: { requestId: string; principal: Principal } };
@@ -14,9 +15,10 @@ export function validate<T extends z.ZodType, Target extends keyof ValidationTar
   target: Target,
   schema: T,
 ) {
-  return zValidator(target, schema, (result) => {
+  const handler = zValidator(target, schema, (result) => {
     if (!result.success) throw validationError(result.error.issues, "(body)");
   });
+  return tagValidator(handler, { target, schema }); // read back by the OpenAPI document (src/openapi/)
 }
 
 /** `value` parsed by `schema`, or one 422 problem listing the fields (`whole` names the value itself). */

@@ -29,6 +29,8 @@ export class WebhookSender implements AsyncDisposable {
   readonly #chains = new Map<string, Promise<void>>();
   readonly #inflight = new Set<AbortController>();
   #closed = false;
+  #sent = 0;
+  #failed = 0;
 
   constructor(options: WebhookSenderOptions) {
     this.#options = options;
@@ -71,14 +73,21 @@ export class WebhookSender implements AsyncDisposable {
       });
       await res.body?.cancel();
       if (res.status < 200 || res.status > 299) {
+        this.#failed++;
         log.warn("webhook refused", { type, host: hostOf(url), status: res.status });
-      }
+      } else this.#sent++;
     } catch (err) {
+      this.#failed++;
       log.warn("webhook delivery failed", { type, host: hostOf(url), error: err });
     } finally {
       clearTimeout(timer);
       this.#inflight.delete(abort);
     }
+  }
+
+  /** Deliveries queued or in flight (backlog), and those accepted (2xx) or failed so far: for /metrics. */
+  stats(): { backlog: number; sent: number; failed: number } {
+    return { backlog: this.#chains.size, sent: this.#sent, failed: this.#failed };
   }
 
   /** Waits for queued deliveries (each bounded by the timeout); later sends are dropped. */
