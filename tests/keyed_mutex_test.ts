@@ -1,4 +1,5 @@
 /** KeyedMutex (one per app: device claims) and the per-app objects createApp fills in. */
+import { EventBus } from "../src/events.ts";
 import assert from "node:assert/strict";
 import { type Deps, withAppDefaults } from "../src/deps.ts";
 import { KeyedMutex } from "../src/keyed_mutex.ts";
@@ -37,7 +38,7 @@ Deno.test("KeyedMutex: a failed run rejects its caller only, and the next run of
 });
 
 Deno.test("each app gets its own claim locks and start time unless deps inject them", () => {
-  const deps = {} as Deps; // only the per-app fields are read
+  const deps = { events: new EventBus() } as unknown as Deps; // only the per-app fields (and the bus) are read
   const a = withAppDefaults(deps), b = withAppDefaults(deps);
   assert.notEqual(a.claimLocks, b.claimLocks, "two apps in one process share no locks");
   const injected = new KeyedMutex();
