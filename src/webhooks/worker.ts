@@ -3,6 +3,7 @@
  * followed, target re-checked against SSRF rules), signs per Standard Webhooks (and the booking HMAC),
  * and settles the attempt. One worker per instance; any number of instances may share one database.
  */
+import { jobIdOf } from "../automation/legacy/booking_ids.ts";
 import { eq, inArray } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
 import { automationSessions, legacyBookingJobs, webhookEndpoints } from "../../db/schema.ts";
@@ -28,7 +29,11 @@ export interface WebhookWorkerDeps {
   log: Logger;
   config: Pick<
     Config,
-    "WEBHOOK_SECRET" | "WEBHOOK_RETRY_SCHEDULE" | "WEBHOOK_ALLOW_PRIVATE" | "WEBHOOK_TIMEOUT_MS"
+    | "JWT_SECRET"
+    | "WEBHOOK_SECRET"
+    | "WEBHOOK_RETRY_SCHEDULE"
+    | "WEBHOOK_ALLOW_PRIVATE"
+    | "WEBHOOK_TIMEOUT_MS"
   >;
   secrets: SecretBox;
 }
@@ -256,11 +261,11 @@ export class WebhookWorker implements AsyncDisposable {
     if (message.format === "standard") {
       return standardBody(message.eventType, message.createdAt, message.data);
     }
-    const jobId = message.orderKey.slice("session:".length);
+    const sessionId = message.orderKey.slice("session:".length);
     return JSON.stringify({
       event_type: message.eventType,
-      job_id: jobId,
-      user_id: await this.#bookingUser(jobId),
+      job_id: jobIdOf(this.#deps, sessionId), // the id the booking API handed out, not the session's
+      user_id: await this.#bookingUser(sessionId),
       timestamp,
       data: message.data,
     });

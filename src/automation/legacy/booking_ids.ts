@@ -15,7 +15,7 @@ export const JOB_ID_PATTERN = "[A-Za-z0-9_-]{43}";
 
 const TAG_BYTES = 16;
 
-function tag(deps: Pick<Deps, "config">, sessionId: string): Uint8Array {
+function tag(deps: { config: Pick<Deps["config"], "JWT_SECRET"> }, sessionId: string): Uint8Array {
   const key = `booking-job-v1:${deps.config.JWT_SECRET ?? ""}`;
   return new Uint8Array(createHmac("sha256", key).update(sessionId).digest().subarray(0, TAG_BYTES));
 }
@@ -31,13 +31,16 @@ function fromBase64Url(text: string): Uint8Array {
 const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 /** The job id of the booking session `sessionId` (a UUID). */
-export function jobIdOf(deps: Pick<Deps, "config">, sessionId: string): string {
+export function jobIdOf(deps: { config: Pick<Deps["config"], "JWT_SECRET"> }, sessionId: string): string {
   const uuid = Uint8Array.from(sessionId.replaceAll("-", "").match(/../g)!, (h) => parseInt(h, 16));
   return toBase64Url(new Uint8Array([...uuid, ...tag(deps, sessionId)]));
 }
 
 /** The session id a job id stands for, or null when it is not a job id this server made. */
-export function sessionIdOf(deps: Pick<Deps, "config">, jobId: string): string | null {
+export function sessionIdOf(
+  deps: { config: Pick<Deps["config"], "JWT_SECRET"> },
+  jobId: string,
+): string | null {
   if (!new RegExp(`^${JOB_ID_PATTERN}$`).test(jobId)) return null;
   const bytes = fromBase64Url(jobId);
   // One spelling per id: the last character's two spare bits must be zero.
