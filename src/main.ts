@@ -9,6 +9,7 @@ import { LoginSessions } from "./auth/login_cache.ts";
 import { systemClock } from "./clock.ts";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { randomToken } from "./crypto.ts";
+import { readyLine, resolveDevAdminKey } from "./dev_key.ts";
 import type { Deps } from "./deps.ts";
 import { EventBus } from "./events.ts";
 import { KeyedMutex } from "./keyed_mutex.ts";
@@ -57,6 +58,9 @@ async function main() {
   );
   resources.add("log buffer", stdout, (out) => out[Symbol.dispose]()); // closed last: flushes the final lines
   config = { ...config, JWT_SECRET: await resolveJwtSecret(config) };
+  // development only: an admin key kept in DATA_DIR/admin_key when API_KEYS is empty
+  const devKey = await resolveDevAdminKey(config);
+  if (devKey) config = { ...config, API_KEYS: [devKey] };
 
   const database = await createDb({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
   resources.add("database", database, (d) => d.close());
@@ -124,7 +128,10 @@ async function main() {
 
   const server = Deno.serve({
     port: config.PORT,
-    onListen: ({ hostname, port }) => log.info("listening", { url: `http://${hostname}:${port}` }),
+    onListen: ({ hostname, port }) => {
+      log.info("listening", { url: `http://${hostname}:${port}` });
+      stdout.write(readyLine(config, port)); // the console URL (and the dev admin key), one line
+    },
   }, app.fetch);
   resources.add("http server", server, (s) => s.shutdown());
   // end the sessions before the server drains, so their SSE streams, long-polls and
