@@ -12,6 +12,8 @@ import { healthRoutes } from "../routes/health.ts";
 import { legacyRoutes, vehicleRootSocketRoutes } from "../routes/legacy/mod.ts";
 import { mediaAuthRoutes } from "../routes/media_auth.ts";
 import { otpRoutes } from "../routes/otp.ts";
+import { metricsRoutes } from "../routes/metrics.ts";
+import { openApiRoutes } from "../routes/openapi.ts";
 import { sessionRoutes } from "../routes/sessions.ts";
 import { webhookRoutes } from "../routes/webhooks.ts";
 import { smartyardRoutes } from "../routes/smartyard/mod.ts";
@@ -21,6 +23,7 @@ import { demoPortal } from "./demo/mod.ts";
 import { type Deps, withAppDefaults } from "./deps.ts";
 import { NotFoundError, PayloadTooLargeError, problemResponse, toProblem } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
+import { appMetrics, QUIET_ROUTES, routeOf } from "./app_metrics.ts";
 
 /** Headers of every HTML answer. */
 const HTML_SECURITY_HEADERS = {
@@ -41,6 +44,10 @@ export function createApp(injected: Deps): Hono<AppEnv> {
   const deps = withAppDefaults(injected);
   const app = new Hono<AppEnv>();
 
+  // ---- newcomer: metrics per route pattern; machine-to-machine hot routes log at debug (counted in metrics)
+  const cameraAuth = deps.cameraAuth ?? new CameraAuth(deps);
+  const metrics = appMetrics(deps, cameraAuth);
+  deps.sms = metrics.countingSms(deps.sms);
   app.use(async (c, next) => {
     const started = performance.now();
     const incoming = c.req.header("x-request-id");
@@ -48,12 +55,15 @@ export function createApp(injected: Deps): Hono<AppEnv> {
     c.set("requestId", requestId);
     await next();
     c.header("x-request-id", requestId);
+    const ms = performance.now() - started;
+    const route = routeOf(c);
+    metrics.request(c.req.method, route, c.res.status, ms / 1000);
     // The path only: query strings can carry tokens (media auth, WebSocket tickets).
-    deps.log.info("request", {
+    (QUIET_ROUTES.test(route) ? deps.log.debug : deps.log.info)("request", {
       method: c.req.method,
       path: c.get("logPath") ?? c.req.path,
       status: c.res.status,
-      duration_ms: Math.round((performance.now() - started) * 100) / 100,
+      duration_ms: Math.round(ms * 100) / 100,
       request_id: requestId,
     });
   });
@@ -76,6 +86,8 @@ export function createApp(injected: Deps): Hono<AppEnv> {
   // WebSocket upgrade goes to it (routes/legacy/vehicle_socket.ts), any other GET / to the console.
   app.route("/", vehicleRootSocketRoutes(deps));
   app.route("/", consoleRoutes());
+  app.route("/", openApiRoutes(deps, () => app)); // newcomer: /openapi.json and /docs
+  app.route("/", metricsRoutes(deps, metrics)); // newcomer: /metrics
   app.route("/health", healthRoutes(deps));
   app.route("/api/v1/otp", otpRoutes(deps));
   app.route("/api/v1", authRoutes(deps));
@@ -95,7 +107,6 @@ export function createApp(injected: Deps): Hono<AppEnv> {
   app.route("/api/v1/webhooks", webhookRoutes(deps)); // webhooks: subscriptions
 
   // Cameras, and the media-server auth backend.
-  const cameraAuth = deps.cameraAuth ?? new CameraAuth(deps);
   app.route("/api/v1", cameraRoutes(deps));
   app.route("/api/v1/media", mediaAuthRoutes(deps, cameraAuth));
   // SmartYard mobile apps: POST <SMARTYARD_PREFIX>user/…, address/…, cctv/…, pay/…; admin at /api/v1/smartyard.

@@ -37,6 +37,8 @@ export const configSchema = z.object({
   ACCESS_TOKEN_TTL_S: int(900, 1),
   REFRESH_TOKEN_TTL_S: int(30 * 24 * 3600, 1),
   API_KEYS: list,
+  /** Bearer token Prometheus scrapes /metrics with (an admin API key works too). */
+  METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   DEFAULT_REGION: z.string().length(2).toUpperCase().optional(),
   CLIENT_SECRET: z.string().optional(),

@@ -11,6 +11,7 @@ import type { Logger } from "./log.ts";
 import type { SmsSender } from "./otp/sms.ts";
 import type { CameraAuth } from "./cameras/media_auth.ts";
 import { KeyedMutex } from "./keyed_mutex.ts";
+import type { Metrics } from "./metrics.ts";
 
 /** The injected dependencies of the whole app. */
 export interface Deps {
@@ -33,6 +34,8 @@ export interface Deps {
   claimLocks?: KeyedMutex;
   /** cluster: login sessions in memory (revocations arrive by broadcast); createApp makes a local one when absent. */
   logins?: LoginSessions;
+  /** Prometheus metrics (/metrics); createApp makes one per app when absent. */
+  metrics?: Metrics;
 }
 
 /** Deps with the per-app objects filled in: what createApp hands the route modules. */

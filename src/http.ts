@@ -5,6 +5,7 @@ import { getConnInfo } from "hono/deno";
 import type { z } from "zod";
 import type { Principal } from "./auth/principal.ts";
 import { AppError, type FieldError, ValidationError } from "./errors.ts";
+import { tagValidator } from "./openapi/meta.ts";
 
 /** The Hono environment every route module shares. */
 export type AppEnv = {
@@ -28,8 +29,8 @@ export function validate<T extends z.ZodType, Target extends keyof ValidationTar
     const nul = findNul(result.data, "");
     if (nul) throw new ValidationError([nul]);
   });
-  if (target !== "json") return inner;
-  return (async (c, next) => {
+  if (target !== "json") return tagValidator(inner, { target, schema }); // read back by src/openapi/
+  const checked = (async (c, next) => {
     const type = (c.req.header("content-type") ?? "").split(";")[0].trim();
     const hasBody = c.req.raw.body !== null && c.req.header("content-length") !== "0";
     if (hasBody && !JSON_TYPE.test(type)) {
@@ -41,6 +42,7 @@ export function validate<T extends z.ZodType, Target extends keyof ValidationTar
     }
     return await inner(c, next);
   }) as typeof inner;
+  return tagValidator(checked, { target, schema });
 }
 
 /** `value` parsed by `schema`, or one 422 problem listing the fields (`whole` names the value itself). */

@@ -42,10 +42,16 @@ Deno.test("README 'Try it': every example runs as written, in order, against a f
     }).output();
     const out = new TextDecoder().decode(stdout);
     const log = await Deno.readTextFile(`${dir}/gatehouse.log`).catch(() => "");
-    const why = `\n--- stdout\n${out}\n--- stderr\n${new TextDecoder().decode(stderr)}\n--- gatehouse.log\n${log}`;
+    const why = `\n--- stdout\n${out}\n--- stderr\n${
+      new TextDecoder().decode(stderr)
+    }\n--- gatehouse.log\n${log}`;
     assert.equal(code, 0, `the block failed${why}`);
     const key = (await Deno.readTextFile(`${dir}/data/admin_key`)).trim();
-    assert.match(out, new RegExp(`gatehouse ready: console http://localhost:${port}/ .*admin key.*${key}`), why);
+    assert.match(
+      out,
+      new RegExp(`gatehouse ready: console http://localhost:${port}/ .*admin key.*${key}`),
+      why,
+    );
     assert.match(out, /"phone":"\+36201234567"/, `GET /api/v1/me answers the signed-in user${why}`);
     assert.match(out, /\{"flows":\[/, `the admin key lists the flows${why}`);
     assert.match(out, /^gatehouse_http_requests_total\{/m, `/metrics answers the admin key${why}`);

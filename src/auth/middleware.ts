@@ -6,6 +6,7 @@ import { ForbiddenError, UnauthorizedError } from "../errors.ts";
 import type { AppEnv } from "../http.ts";
 import type { Principal } from "./principal.ts";
 import { isSessionActive } from "./sessions.ts";
+import { tagAuth } from "../openapi/meta.ts";
 
 /** True when `key` is one of the configured API keys (constant-time per key). */
 export function isApiKey(keys: readonly string[], key: string | undefined): boolean {
@@ -37,7 +38,7 @@ export function requireAuth(
   deps: Pick<Deps, "config" | "jwt" | "db" | "logins">,
   allow: Principal["kind"][] = ["admin", "user"],
 ): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+  return tagAuth<MiddlewareHandler<AppEnv>>(async (c, next) => {
     const principal = await authenticate(deps, {
       authorization: c.req.header("authorization"),
       apiKey: c.req.header("x-api-key"),
@@ -50,5 +51,5 @@ export function requireAuth(
     }
     c.set("principal", principal);
     await next();
-  };
+  }, { allow });
 }

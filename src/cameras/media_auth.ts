@@ -73,6 +73,8 @@ export class CameraAuth implements Disposable {
   readonly #maxTokens: number;
   readonly #maxSessions: number;
   readonly #unsubscribe: (() => void)[];
+  #hits = 0;
+  #misses = 0;
 
   constructor(
     deps: Pick<Deps, "db" | "clock" | "config" | "jwt" | "events" | "log" | "logins">,
@@ -151,9 +153,14 @@ export class CameraAuth implements Disposable {
     this.#sessions.clear();
   }
 
-  /** Sizes of the two caches, for metrics and tests. */
-  stats(): { tokens: number; sessions: number } {
-    return { tokens: this.#tokens.size, sessions: this.#sessions.size };
+  /** Sizes of the two caches and the state cache's hits and misses so far, for metrics and tests. */
+  stats(): { tokens: number; sessions: number; hits: number; misses: number } {
+    return {
+      tokens: this.#tokens.size,
+      sessions: this.#sessions.size,
+      hits: this.#hits,
+      misses: this.#misses,
+    };
   }
 
   [Symbol.dispose](): void {
@@ -207,8 +214,10 @@ export class CameraAuth implements Disposable {
     const entry = this.#sessions.get(sessionId);
     const ttlMs = this.#deps.config.MEDIA_AUTH_CACHE_S * 1000;
     if (entry && nowMs - entry.loadedAtMs < ttlMs) {
+      this.#hits++;
       return entry.value ? Promise.resolve(entry.value) : entry.promise;
     }
+    this.#misses++;
     if (entry) this.#sessions.delete(sessionId);
     if (this.#sessions.size >= this.#maxSessions) {
       this.#sessions.delete(this.#sessions.keys().next().value!);
