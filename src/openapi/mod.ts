@@ -37,10 +37,33 @@ const authNotes: Record<OtherAuth, string> = {
   bank_callback: "Sberbank's callback, checked by its checksum.",
 };
 
+/** Shared sub-schemas, hoisted into components.schemas so every $ref resolves (reset per document). */
+let hoisted: Record<string, Json> = {};
+
+/**
+ * A zod schema as JSON Schema 2020-12 (what OpenAPI 3.1 uses). A recursive reference (a JSON value inside a
+ * JSON value) becomes `{}`, any value: generated TypeScript clients cannot express such unions.
+ */
 function toJsonSchema(schema: z.ZodType): Json {
   const s = z.toJSONSchema(schema, { io: "input", unrepresentable: "any", target: "draft-2020-12" }) as Json;
   delete s.$schema;
-  return s;
+  const defs = (s.$defs ?? {}) as Record<string, Json>;
+  delete s.$defs;
+  const base = `S${Object.keys(hoisted).length}`;
+  const names = new Map(Object.keys(defs).map((k) => [`#/$defs/${k}`, `${base}_${k}`]));
+  const rewrite = (v: unknown, self: string): unknown => {
+    if (Array.isArray(v)) return v.map((x) => rewrite(x, self));
+    if (!v || typeof v !== "object") return v;
+    const ref = (v as Json).$ref;
+    if (typeof ref === "string") {
+      return ref === self || ref === "#" ? {} : { $ref: `#/components/schemas/${names.get(ref) ?? ref}` };
+    }
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rewrite(x, self)]));
+  };
+  for (const [k, def] of Object.entries(defs)) {
+    hoisted[names.get(`#/$defs/${k}`)!] = rewrite(def, `#/$defs/${k}`) as Json;
+  }
+  return rewrite(s, "#") as Json;
 }
 
 /** A Hono path parameter, with its optional `{regex}` (one level of nested braces, as `{8}`). */
@@ -67,7 +90,7 @@ function operation(routes: RouteList, index: number[], key: string, info: Operat
   const handlers = [...before, ...own].map((r) => r.handler as object);
   const auth = handlers.map(authOf).find(Boolean);
   const validators = handlers.map(validatorOf).filter((v) => v !== undefined);
-  const { params } = openApiPath(path);
+  const { params, path: openPath } = openApiPath(path);
   const parameters: Json[] = [];
   const paramSchema = validators.find((v) => v.target === "param");
   const paramProps = paramSchema ? (toJsonSchema(paramSchema.schema).properties ?? {}) as Json : {};
@@ -100,7 +123,10 @@ function operation(routes: RouteList, index: number[], key: string, info: Operat
   responses.default = err("Any other error (RFC 9457 problem+json)");
   return {
     operationId: `${method.toLowerCase()}${
-      path.replace(/\{[^}]*\}/g, "").replace(/[^A-Za-z0-9]+(.)?/g, (_m, c) => (c ?? "").toUpperCase())
+      openPath.replace(/\{(\w+)\}/g, "by-$1").replace(
+        /[^A-Za-z0-9]+(.)?/g,
+        (_m, c) => (c ?? "").toUpperCase(),
+      )
     }`,
     summary: info.summary,
     description: who + (info.legacy ? " Legacy: an old client's exact route, kept as it is." : ""),
@@ -139,16 +165,17 @@ export function openApiDocument(app: Pick<Hono, "routes">, options: { smartyardP
     byKey.set(key, [...(byKey.get(key) ?? []), i]);
   });
   const paths: Record<string, Json> = {};
+  const ids = new Set<string>();
+  hoisted = {};
   for (const [key, index] of byKey) {
     const info = table[key.replace(PARAM, ":$1")]; // operations.ts names `:job_id`, not its regex
     if (!info) continue; // tests/openapi_test.ts names every route missing here
     const openPath = openApiPath(key.slice(key.indexOf(" ") + 1)).path;
-    (paths[openPath] ??= {})[key.slice(0, key.indexOf(" ")).toLowerCase()] = operation(
-      app.routes,
-      index,
-      key,
-      info,
-    );
+    const op = operation(app.routes, index, key, info);
+    // operationIds are unique (`/captcha` and `/captcha/` both exist): a repeat gets a number
+    for (let n = 2; ids.has(op.operationId as string); n++) op.operationId = `${op.operationId}${n}`;
+    ids.add(op.operationId as string);
+    (paths[openPath] ??= {})[key.slice(0, key.indexOf(" ")).toLowerCase()] = op;
   }
   return {
     openapi: "3.1.1",
@@ -177,6 +204,7 @@ export function openApiDocument(app: Pick<Hono, "routes">, options: { smartyardP
         smartyardToken: { type: "http", scheme: "bearer", description: "A SmartYard app token" },
       },
       schemas: {
+        ...hoisted,
         Problem: {
           type: "object",
           description: "RFC 9457 problem details",
