@@ -30,7 +30,7 @@ Deno.test("README 'Try it': every example runs as written, in order, against a f
     .replaceAll("localhost:8000", `localhost:${port}`);
   const dir = await Deno.makeTempDir({ prefix: "gatehouse_readme_" });
   try {
-    const env = { ...Deno.env.toObject(), DENO: Deno.execPath(), PORT: String(port) };
+    const env: Record<string, string> = { ...Deno.env.toObject(), DENO: Deno.execPath(), PORT: String(port) };
     for (const k of ["DATABASE_URL", "API_KEYS", "ENV", "LOG_LEVEL", "DATA_DIR", "JWT_SECRET"]) delete env[k];
     const { code, stdout, stderr } = await new Deno.Command("bash", {
       args: ["-c", `set -e\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n${script}`],
