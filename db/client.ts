@@ -7,6 +7,7 @@ import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import postgres from "postgres";
 import * as schema from "./schema.ts";
+import { usableSnapshot } from "./snapshot.ts";
 
 /** The Drizzle database every domain module receives; the same type for PGlite and Postgres. */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -70,7 +71,12 @@ export async function createDb(
   }
   const dataDir = memory ? undefined : `${options.dataDir ?? "./data"}/pglite`;
   if (dataDir) await Deno.mkdir(dataDir, { recursive: true });
-  return await usePglite(await PGlite.create(dataDir), { location: dataDir ?? "memory:" });
+  // An empty folder starts from the pre-migrated snapshot (db/snapshot.ts), when one matches the migrations.
+  const snapshot = dataDir && !(await exists(`${dataDir}/PG_VERSION`))
+    ? await usableSnapshot(migrationsFolder)
+    : undefined;
+  const client = await PGlite.create(dataDir, snapshot ? { loadDataDir: snapshot } : {});
+  return await usePglite(client, { location: dataDir ?? "memory:" });
 }
 
 /** Wraps an open PGlite instance (e.g. a test's clone), migrates it unless told not to, and owns its closing. */
@@ -110,6 +116,16 @@ export async function usePglite(
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
 }
 
 function redact(url: string): string {
