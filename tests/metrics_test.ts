@@ -77,8 +77,7 @@ Deno.test("GET /metrics counts requests per route pattern, OTP sends and limits,
     const name of [
       "gatehouse_session_prompt_wait_seconds",
       "gatehouse_otp_sms_failed_total",
-      "gatehouse_webhook_backlog",
-      "gatehouse_webhook_failures",
+      "gatehouse_webhook_messages",
     ]
   ) assert.ok(m.has(name), `${name} is exposed`);
 });

@@ -63,6 +63,17 @@ export function operationTable(sy = "/api/"): Record<string, OperationInfo> {
     "DELETE /api/v1/devices/:id/schedules/:sid": { summary: "Delete a schedule" },
     // automation
     "POST /api/v1/ws/tickets": { summary: "A one-use WebSocket ticket (60 s)" },
+    // webhook subscriptions (admin)
+    "POST /api/v1/webhooks": { summary: "Subscribe a URL to events (the signing secret is shown once)" },
+    "GET /api/v1/webhooks": { summary: "List webhook subscriptions" },
+    "GET /api/v1/webhooks/:id": { summary: "One webhook subscription" },
+    "PATCH /api/v1/webhooks/:id": { summary: "Change a subscription's URL, events or enabled flag" },
+    "DELETE /api/v1/webhooks/:id": { summary: "Delete a subscription" },
+    "POST /api/v1/webhooks/:id/rotate-secret": {
+      summary: "New signing secret (the old one signs too for 24 h)",
+    },
+    "GET /api/v1/webhooks/:id/deliveries": { summary: "A subscription's messages and their attempts" },
+    "POST /api/v1/webhooks/:id/deliveries/:delivery_id/retry": { summary: "Deliver a message again" },
     "GET /ws": { summary: "WebSocket: start and follow sessions", auth: "ws_ticket" },
     "GET /api/v1/sessions/:id/ws": { summary: "WebSocket: follow one session", auth: "ws_ticket" },
     "GET /api/v1/flows": { summary: "Flows sessions can run, with their input schemas" },
