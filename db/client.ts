@@ -7,7 +7,7 @@ import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import postgres from "postgres";
 import * as schema from "./schema.ts";
-import { usableSnapshot } from "./snapshot.ts";
+import { copySnapshot, usableSnapshot } from "./snapshot.ts";
 
 /** The Drizzle database every domain module receives; the same type for PGlite and Postgres. */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -72,10 +72,11 @@ export async function createDb(
   const dataDir = memory ? undefined : `${options.dataDir ?? "./data"}/pglite`;
   if (dataDir) await Deno.mkdir(dataDir, { recursive: true });
   // An empty folder starts from the pre-migrated snapshot (db/snapshot.ts), when one matches the migrations.
-  const snapshot = dataDir && !(await exists(`${dataDir}/PG_VERSION`))
-    ? await usableSnapshot(migrationsFolder)
-    : undefined;
-  const client = await PGlite.create(dataDir, snapshot ? { loadDataDir: snapshot } : {});
+  if (dataDir && !(await exists(`${dataDir}/PG_VERSION`))) {
+    const snapshot = await usableSnapshot(migrationsFolder);
+    if (snapshot) await copySnapshot(snapshot, dataDir);
+  }
+  const client = await PGlite.create(dataDir);
   return await usePglite(client, { location: dataDir ?? "memory:" });
 }
 

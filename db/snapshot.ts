@@ -1,18 +1,21 @@
 /**
- * A pre-migrated embedded database: an empty DATA_DIR starts from this PGlite snapshot (dumpDataDir) instead of
- * running initdb and every migration, then migrates only what is newer. Made at build or first-install time:
+ * A pre-migrated embedded database: an empty DATA_DIR starts from a copy of this PGlite data directory instead
+ * of running initdb and every migration, then migrates only what is newer. Made at build or first-install time:
  *
- *   deno task db:snapshot     # db/make_snapshot.ts: db/pglite_snapshot.tar.gz and .json (gitignored)
+ *   deno task db:snapshot     # db/make_snapshot.ts: db/pglite_snapshot/ and db/pglite_snapshot.json (gitignored)
  *
  * The sidecar lists the migrations inside (tag and SHA-256 of the SQL); the snapshot is used only when that
  * list is a prefix of the current journal, so regenerated or edited migrations never start from a stale one.
+ * A plain directory (not `dumpDataDir`'s tarball): copying ~40 MB of files takes ~50 ms, while unpacking the
+ * tarball through PGlite's file system took ~1.7 s (measured on the 2-core CI machine).
  */
+import { cp, rm } from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
 import { sha256Hex } from "../src/crypto.ts";
 
 const here = new URL(".", import.meta.url).pathname;
-/** The snapshot tarball and its sidecar. */
-export const snapshotFiles = { data: `${here}pglite_snapshot.tar.gz`, meta: `${here}pglite_snapshot.json` };
+/** The snapshot's data directory and its sidecar. */
+export const snapshotFiles = { data: `${here}pglite_snapshot`, meta: `${here}pglite_snapshot.json` };
 
 interface MigrationId {
   tag: string;
@@ -29,8 +32,8 @@ export async function currentMigrations(migrationsFolder: string): Promise<Migra
   }));
 }
 
-/** The snapshot, if there is one whose migrations are a prefix of the current ones; otherwise undefined. */
-export async function usableSnapshot(migrationsFolder: string): Promise<Blob | undefined> {
+/** The snapshot's directory, if there is one whose migrations are a prefix of the current ones. */
+export async function usableSnapshot(migrationsFolder: string): Promise<string | undefined> {
   let inside: MigrationId[];
   try {
     inside = JSON.parse(await Deno.readTextFile(snapshotFiles.meta)).migrations;
@@ -42,29 +45,37 @@ export async function usableSnapshot(migrationsFolder: string): Promise<Blob | u
     inside.every((m, i) => m.tag === now[i].tag && m.sha256 === now[i].sha256);
   if (!prefix) return undefined;
   try {
-    return new Blob([await Deno.readFile(snapshotFiles.data)]);
+    await Deno.stat(`${snapshotFiles.data}/PG_VERSION`);
+    return snapshotFiles.data;
   } catch {
     return undefined;
   }
 }
 
-/** Writes the snapshot of a freshly migrated in-memory database (`migrate` runs the migrations). */
+/** Copies the snapshot directory into the (empty) data directory `dataDir`. */
+export async function copySnapshot(snapshot: string, dataDir: string): Promise<void> {
+  await cp(snapshot, dataDir, { recursive: true });
+}
+
+/** Writes the snapshot: a fresh PGlite data directory that `migrate` migrated, then closed. */
 export async function writeSnapshot(
   migrationsFolder: string,
   migrate: (pg: PGlite) => Promise<void>,
 ): Promise<void> {
-  const pg = await PGlite.create();
+  const part = `${snapshotFiles.data}.part`;
+  await rm(part, { recursive: true, force: true });
+  const pg = await PGlite.create(part);
   try {
     await migrate(pg);
-    const blob = await pg.dumpDataDir("gzip");
-    await Deno.writeFile(`${snapshotFiles.data}.part`, new Uint8Array(await blob.arrayBuffer()));
-    await Deno.writeTextFile(
-      `${snapshotFiles.meta}.part`,
-      JSON.stringify({ migrations: await currentMigrations(migrationsFolder) }, null, 2) + "\n",
-    );
-    await Deno.rename(`${snapshotFiles.data}.part`, snapshotFiles.data);
-    await Deno.rename(`${snapshotFiles.meta}.part`, snapshotFiles.meta);
   } finally {
     await pg.close();
   }
+  await Deno.writeTextFile(
+    `${snapshotFiles.meta}.part`,
+    JSON.stringify({ migrations: await currentMigrations(migrationsFolder) }, null, 2) + "\n",
+  );
+  await rm(snapshotFiles.meta, { force: true }); // no sidecar while the directory is swapped
+  await rm(snapshotFiles.data, { recursive: true, force: true });
+  await Deno.rename(part, snapshotFiles.data);
+  await Deno.rename(`${snapshotFiles.meta}.part`, snapshotFiles.meta);
 }

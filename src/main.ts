@@ -64,7 +64,11 @@ async function main() {
 
   const database = await createDb({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
   resources.add("database", database, (d) => d.close());
-  log.info("database ready", { kind: database.kind, location: database.location });
+  log.info("database ready", {
+    kind: database.kind,
+    location: database.location,
+    ms: Math.round(performance.now() - startedAt), // start-up phases: see bench/cold_start.ts
+  });
 
   const clock = systemClock;
   const events = new EventBus((err, event) =>
@@ -129,7 +133,11 @@ async function main() {
   const server = Deno.serve({
     port: config.PORT,
     onListen: ({ hostname, port }) => {
-      log.info("listening", { url: `http://${hostname}:${port}` });
+      log.info("listening", {
+        url: `http://${hostname}:${port}`,
+        ms: Math.round(performance.now() - startedAt),
+        since_process_start: Math.round(performance.now()),
+      });
       stdout.write(readyLine(config, port)); // the console URL (and the dev admin key), one line
     },
   }, app.fetch);
