@@ -1,5 +1,5 @@
 /** The browser pool: one Chromium (launched lazily, or a remote one), one isolated context per session. */
-import puppeteer, { type Browser, type BrowserContext } from "puppeteer-core";
+import type { Browser, BrowserContext } from "puppeteer-core";
 import type { Logger } from "../log.ts";
 
 /** Flags this machine's closed network needs; see the issue and chromium's `--help`. */
@@ -199,7 +199,10 @@ export class BrowserPool implements AsyncDisposable {
     const started = performance.now();
     if (wsEndpoint) {
       try {
-        browser = await puppeteer.connect({ browserWSEndpoint: wsEndpoint, protocolTimeout: timeout });
+        browser = await (await puppeteerModule()).connect({
+          browserWSEndpoint: wsEndpoint,
+          protocolTimeout: timeout,
+        });
       } catch (err) {
         throw new BrowserUnavailableError(
           `Cannot start session: the remote browser is unreachable (${(err as Error).message})`,
@@ -216,7 +219,7 @@ export class BrowserPool implements AsyncDisposable {
       }
       this.#profileDirs.push(userDataDir);
       try {
-        browser = await puppeteer.launch({
+        browser = await (await puppeteerModule()).launch({
           executablePath,
           headless: true,
           userDataDir,
@@ -372,4 +375,9 @@ async function profileInUse(dir: string): Promise<boolean> {
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
+}
+
+/** puppeteer-core, imported when the first browser starts (it is ~100 ms of the server's start-up otherwise). */
+async function puppeteerModule() {
+  return (await import("puppeteer-core")).default;
 }

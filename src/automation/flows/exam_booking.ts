@@ -15,13 +15,14 @@
  * [data-booking-id][data-location][data-date][data-time]; p.error when a slot cannot be booked.
  */
 import { z } from "zod";
-import { type Page, TimeoutError } from "puppeteer-core";
+import type { Page } from "puppeteer-core";
 import { defineFlow, type FlowContext, FlowError, type PromptHandle } from "../flow.ts";
 import {
   clickAndNavigate,
   cssString,
   fill,
   firstOf,
+  isTimeout,
   open,
   type PageDocument,
   type PageElement,
@@ -113,7 +114,7 @@ async function streamQr(
       next = await handle.jsonValue() as QrState;
       await handle.dispose();
     } catch (error) {
-      if (!(error instanceof TimeoutError)) throw error;
+      if (!isTimeout(error)) throw error;
     }
     if (next?.state === "left") return;
     if (next?.state === "timeout") {
@@ -141,7 +142,7 @@ async function logInWithBankId(ctx: FlowContext<Input>, status: (pct: number, s:
   try {
     await page.waitForSelector(QR_IMAGE, { visible: true, timeout: page.getDefaultTimeout(), signal });
   } catch (error) {
-    if (error instanceof TimeoutError) {
+    if (isTimeout(error)) {
       throw new FlowError("The portal did not show a BankID QR code", { step: "bankid" });
     }
     throw error;

@@ -1,5 +1,5 @@
 /** Page helpers the built-in flows share: bounded waits that honour the session's AbortSignal. */
-import { type Page, TimeoutError } from "puppeteer-core";
+import type { Page } from "puppeteer-core";
 import { FlowError } from "../flow.ts";
 
 /**
@@ -36,9 +36,17 @@ export interface WaitOptions {
   timeoutMs?: number;
 }
 
+/**
+ * Whether `error` is puppeteer's TimeoutError, checked by name so the flows (and the app) load without
+ * importing puppeteer-core, which the pool imports only when it starts the browser.
+ */
+export function isTimeout(error: unknown): boolean {
+  return error instanceof Error && error.name === "TimeoutError";
+}
+
 /** Turns a puppeteer timeout into a FlowError naming the step; other errors pass through unchanged. */
 export function stepTimeout(error: unknown, step: string, what: string): unknown {
-  if (error instanceof TimeoutError) {
+  if (isTimeout(error)) {
     return new FlowError(`The portal did not show ${what} in time`, { step, cause: error });
   }
   return error;
