@@ -36,6 +36,19 @@ const clientMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("start"), flow: z.string().min(1).max(100), input: z.unknown().optional() }),
   z.object({ type: z.literal("input"), ...answerBody.shape }),
   z.object({ type: z.literal("cancel") }),
+  // The live view (src/automation/live_view.ts): watch the tab, hand control over, replay input.
+  z.object({ type: z.literal("watch") }),
+  z.object({ type: z.literal("unwatch") }),
+  z.object({ type: z.literal("control"), enabled: z.boolean() }),
+  z.object({
+    type: z.literal("pointer"),
+    kind: z.enum(["click", "scroll"]),
+    x: z.number().min(0).max(10_000),
+    y: z.number().min(0).max(10_000),
+    dy: z.number().min(-10_000).max(10_000).optional(),
+  }),
+  z.object({ type: z.literal("key"), key: z.string().min(1).max(20) }),
+  z.object({ type: z.literal("text"), text: z.string().min(1).max(1000) }),
 ]);
 
 /** Largest client message accepted on a socket. */
@@ -47,10 +60,11 @@ function socketEvents(
   principal: Principal,
   attachTo?: { id: string; after: number; view: SessionView },
 ): WSEvents {
-  const sessions = requireAutomation(deps).sessions;
+  const { sessions, liveView } = requireAutomation(deps);
   return jsonSocket((peer: JsonPeer<Record<string, unknown>>) => {
     let sessionId: string | undefined;
     let off: (() => void) | undefined;
+    let unwatch: (() => void) | undefined;
     const refuse = (err: unknown) => {
       const { problem } = toProblem(err);
       if (problem.status >= 500) {
@@ -101,12 +115,40 @@ function socketEvents(
           }
           if (!sessionId) throw new AppError(409, "Conflict", 'Start a session first: {"type":"start",…}');
           if (msg.type === "input") await sessions.answer(sessionId, msg.prompt, msg.value);
-          else await sessions.cancel(sessionId);
+          else if (msg.type === "cancel") await sessions.cancel(sessionId);
+          else if (msg.type === "watch") {
+            unwatch ??= liveView.watch(sessionId, {
+              frame: (f) => peer.send({ type: "frame", seq: null, ...f }),
+              control: (enabled) => peer.send({ type: "control", seq: null, enabled }),
+              unavailable: () => peer.send({ type: "live", seq: null, state: "unavailable" }),
+            });
+          } else if (msg.type === "unwatch") {
+            unwatch?.();
+            unwatch = undefined;
+          } else if (msg.type === "control") {
+            const { owner } = await sessions.get(sessionId);
+            if (ownerOf(principal) !== owner && principal.kind !== "admin") {
+              throw new AppError(403, "Forbidden", "Only the session's owner can hand over control");
+            }
+            liveView.setControl(sessionId, msg.enabled);
+          } else {
+            const input = msg.type === "pointer"
+              ? { kind: msg.kind, x: msg.x, y: msg.y, dy: msg.dy ?? 0 }
+              : msg.type === "key"
+              ? { kind: "key" as const, key: msg.key }
+              : { kind: "text" as const, text: msg.text };
+            if (!await liveView.dispatch(sessionId, input)) {
+              throw new AppError(409, "Conflict", "Control of this browser is not handed over (or nobody watches)");
+            }
+          }
         } catch (err) {
           refuse(err);
         }
       },
-      close: () => off?.(),
+      close: () => {
+        off?.();
+        unwatch?.();
+      },
     };
   }, { logout: logoutWatch(deps, principal) });
 }
