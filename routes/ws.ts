@@ -51,6 +51,8 @@ const clientMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("text"), text: z.string().min(1).max(1000) }),
 ]);
 
+const ticketBody = z.object({ session: z.uuid().optional() });
+
 /** Largest client message accepted on a socket. */
 const MAX_MESSAGE_CHARS = 64 * 1024;
 
@@ -158,8 +160,12 @@ export function wsRoutes(deps: Deps) {
   return new Hono<AppEnv>()
     .post("/api/v1/ws/tickets", requireAuth(deps), async (c) => {
       requireAutomation(deps);
+      // `{"session": id}` gets the socket of one session the caller can see (the console re-attaches so).
+      const body = c.req.header("content-type")?.includes("json") ? await c.req.json().catch(() => null) : null;
+      const { session } = parseOrThrow(ticketBody, body ?? {}, "(body)");
+      if (session) await visibleSession(deps, c.get("principal"), session);
       return c.json({
-        ws_url: await socketUrl(deps, c, c.get("principal"), ANY_SESSION),
+        ws_url: await socketUrl(deps, c, c.get("principal"), session ?? ANY_SESSION),
         expires_in: TICKET_TTL_S,
       }, 201);
     })

@@ -61,7 +61,11 @@ export function createApp(injected: Deps): Hono<AppEnv> {
     await next();
     // Pages (console, demo, docs) may not be framed or sniffed, and leak no referrer.
     if (c.res.headers.get("content-type")?.startsWith("text/html")) {
-      for (const [name, value] of Object.entries(HTML_SECURITY_HEADERS)) c.res.headers.set(name, value);
+      for (const [name, value] of Object.entries(HTML_SECURITY_HEADERS)) {
+        // A page's own policy (the console's) stays; it must forbid framing too.
+        const own = name === "content-security-policy" && c.res.headers.get(name);
+        c.res.headers.set(name, own ? (/frame-ancestors/.test(own) ? own : `${own}; ${value}`) : value);
+      }
     }
   });
   app.use(bodyLimit({
@@ -75,7 +79,7 @@ export function createApp(injected: Deps): Hono<AppEnv> {
   // Web console, health, phone login and sessions. The vehicle app's old socket is `ws://host/`: a root
   // WebSocket upgrade goes to it (routes/legacy/vehicle_socket.ts), any other GET / to the console.
   app.route("/", vehicleRootSocketRoutes(deps));
-  app.route("/", consoleRoutes());
+  app.route("/", consoleRoutes(deps));
   app.route("/health", healthRoutes(deps));
   app.route("/api/v1/otp", otpRoutes(deps));
   app.route("/api/v1", authRoutes(deps));
