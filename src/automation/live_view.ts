@@ -94,7 +94,6 @@ export class LiveView {
       if (!stream.watchers.delete(watcher) || stream.watchers.size) return;
       const cdp = stream.cdp;
       stream.cdp = undefined;
-      if (!stream.control) this.#streams.delete(id);
       void cdp?.then((s) => s?.detach()).catch(() => {}); // detaching ends its screencast
     };
   }
@@ -104,7 +103,6 @@ export class LiveView {
     const stream = this.#stream(id);
     stream.control = enabled;
     for (const w of stream.watchers) w.control(enabled);
-    if (!enabled && !stream.watchers.size) this.#streams.delete(id);
   }
 
   /** Replays `input` on `id`'s tab; false when control is not handed over or nobody streams it. */
@@ -142,16 +140,20 @@ export class LiveView {
     return true;
   }
 
-  /** Frames sent to watchers of `id` by its current stream. */
+  /** Frames sent to watchers of `id` since its tab opened (kept until the tab closes). */
   framesSent(id: string): number {
     return this.#streams.get(id)?.sent ?? 0;
   }
 
+  /** The state of `id`'s tab; it lives as long as the tab (a session that has none gets a fresh one each time). */
   #stream(id: string): Stream {
     let stream = this.#streams.get(id);
     if (!stream) {
       stream = { watchers: new Set(), control: false, lastSentAt: 0, sent: 0 };
+      const page = this.#page(id);
+      if (!page) return stream;
       this.#streams.set(id, stream);
+      page.once("close", () => this.#streams.delete(id));
     }
     return stream;
   }

@@ -3,7 +3,7 @@ import { api, followSession, getToken, setToken } from "./api.js";
 import { $, el, human } from "./dom.js";
 import { buildForm, readForm } from "./form.js";
 import { liveView } from "./live.js";
-import { failureView, loadArtifacts, resultView } from "./render.js";
+import { failureView, loadArtifacts, resultView, stringsIn } from "./render.js";
 
 const FINAL = ["succeeded", "failed", "cancelled", "expired"];
 const settings = await fetch("/console/settings.json").then((r) => r.json()).catch(() => ({}));
@@ -232,7 +232,10 @@ async function onEvent(state, msg) {
   }
   renderStatus(state);
   renderPrompt(state);
-  if (msg.type === "status" && FINAL.includes(msg.status)) await renderEnd(state);
+  if (msg.type === "status" && FINAL.includes(msg.status)) {
+    $("#step").textContent = "";
+    await renderEnd(state);
+  }
 }
 
 function renderStatus({ view }) {
@@ -261,7 +264,10 @@ function renderPrompt(state) {
   state.promptId = p.id;
   const parts = [el("h3", {}, p.message)];
   if (p.error) parts.push(el("p", { class: "error" }, p.error));
-  if (p.image) parts.push(el("img", { src: p.image, alt: p.kind === "qr" ? "QR code to scan" : "Captcha image", id: "prompt-image" }));
+  if (p.image || p.has_image || p.kind === "qr" || p.kind === "captcha") {
+    // Frames arrive as `image` events after the prompt; they replace this element's src in place.
+    parts.push(el("img", { src: p.image, alt: p.kind === "qr" ? "QR code to scan" : "Captcha image", id: "prompt-image" }));
+  }
   if (p.kind === "qr") {
     parts.push(el("p", { class: "hint" }, "Scan it with the BankID app; it renews itself every few seconds."));
     if (settings.demo) {
@@ -314,7 +320,8 @@ async function renderEnd(state) {
   state.ended = true;
   let urls = new Map();
   try {
-    const got = await loadArtifacts(state.id);
+    const named = v.status === "succeeded" ? stringsIn(v.result) : new Set();
+    const got = await loadArtifacts(state.id, (name) => named.has(name)); // images the result names show there
     urls = got.urls;
     $("#artifacts").replaceChildren(...(got.list ? [got.list] : []));
   } catch { /* no artifacts to show */ }

@@ -63,6 +63,7 @@ export function liveView({ send }) {
   return {
     /** A socket message without a seq: frames, control changes, refusals. */
     message(msg) {
+      if (msg.type === "frame") document.body.dataset.framesTotal = String(Number(document.body.dataset.framesTotal || 0) + 1);
       if (msg.type === "frame" && open) {
         size = { width: msg.width, height: msg.height };
         const blob = new Blob([Uint8Array.from(atob(msg.data), (c) => c.charCodeAt(0))], { type: "image/jpeg" });

@@ -20,6 +20,7 @@ export function resultView(value, images = new Map()) {
       el("thead", {}, el("tr", {}, ...cols.map((c) => el("th", { scope: "col" }, human(c))))),
       el("tbody", {}, ...value.map((row) => el("tr", {}, ...cols.map((c) => el("td", {}, text(row?.[c]))))))));
   }
+  if (!Object.keys(value).length) return el("p", { class: "hint" }, "None.");
   const rows = [];
   const nested = [];
   for (const [k, v] of Object.entries(value)) {
@@ -35,10 +36,11 @@ function imageOf(name, images) {
 }
 
 /**
- * Fetches the artifacts of session `id` with the bearer token (an <img src> cannot send it) and returns
- * their object URLs by name, plus a list element (images inline, other files as downloads).
+ * Fetches the artifacts of session `id` with the bearer token (an <img src> cannot send it); returns
+ * their object URLs by name and the list element of those `shown` leaves out (images inline, others as
+ * downloads), or null when nothing is left to list.
  */
-export async function loadArtifacts(id) {
+export async function loadArtifacts(id, shown = () => false) {
   const { artifacts } = await api(`/api/v1/sessions/${id}/artifacts`);
   const urls = new Map();
   const items = [];
@@ -49,6 +51,7 @@ export async function loadArtifacts(id) {
     if (!res.ok) continue;
     const url = URL.createObjectURL(await res.blob());
     urls.set(a.name, url);
+    if (shown(a.name)) continue;
     const size = a.size > 1024 ? Math.round(a.size / 1024) + " KiB" : a.size + " B";
     items.push(el("li", {}, el("figure", {},
       a.content_type.startsWith("image/") ? el("img", { src: url, alt: a.name }) : "",
@@ -56,6 +59,13 @@ export async function loadArtifacts(id) {
   }
   const list = items.length ? el("div", {}, el("h3", {}, "Files"), el("ul", { class: "artifacts" }, ...items)) : null;
   return { urls, list };
+}
+
+/** Every string in a JSON value (to tell which artifacts a result names). */
+export function stringsIn(value, out = new Set()) {
+  if (typeof value === "string") out.add(value);
+  else if (value && typeof value === "object") for (const v of Object.values(value)) stringsIn(v, out);
+  return out;
 }
 
 /** The failure box: what went wrong and at which step. */
