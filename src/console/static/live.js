@@ -19,6 +19,7 @@ export function liveView({ send }) {
     toggle.textContent = on ? "Close live view" : "Open live view";
     toggle.setAttribute("aria-expanded", String(on));
     if (on) {
+      $("#live").scrollIntoView({ block: "start" });
       state(send({ type: "watch" }) ? "connecting…" : "not connected (the session socket is down)");
     } else {
       send({ type: "unwatch" });
