@@ -140,7 +140,11 @@ function socketEvents(
               ? { kind: "key" as const, key: msg.key }
               : { kind: "text" as const, text: msg.text };
             if (!await liveView.dispatch(sessionId, input)) {
-              throw new AppError(409, "Conflict", "Control of this browser is not handed over (or nobody watches)");
+              throw new AppError(
+                409,
+                "Conflict",
+                "Control of this browser is not handed over (or nobody watches)",
+              );
             }
           }
         } catch (err) {
@@ -161,7 +165,9 @@ export function wsRoutes(deps: Deps) {
     .post("/api/v1/ws/tickets", requireAuth(deps), async (c) => {
       requireAutomation(deps);
       // `{"session": id}` gets the socket of one session the caller can see (the console re-attaches so).
-      const body = c.req.header("content-type")?.includes("json") ? await c.req.json().catch(() => null) : null;
+      const body = c.req.header("content-type")?.includes("json")
+        ? await c.req.json().catch(() => null)
+        : null;
       const { session } = parseOrThrow(ticketBody, body ?? {}, "(body)");
       if (session) await visibleSession(deps, c.get("principal"), session);
       return c.json({

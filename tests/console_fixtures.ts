@@ -75,7 +75,11 @@ export async function signInWithKey(page: Page, key = "admin-key"): Promise<void
 }
 
 /** Picks `flow` in the start form, fills the generated fields, starts it and waits for its session page. */
-export async function startFlow(page: Page, flow: string, fields: Record<string, string> = {}): Promise<string> {
+export async function startFlow(
+  page: Page,
+  flow: string,
+  fields: Record<string, string> = {},
+): Promise<string> {
   await page.waitForSelector(`#flow option[value="${flow}"]`);
   await page.select("#flow", flow);
   for (const [name, value] of Object.entries(fields)) {
@@ -90,7 +94,11 @@ export async function startFlow(page: Page, flow: string, fields: Record<string,
 
 /** Waits until the session badge says `status`. */
 export async function waitStatus(page: Page, status: string, timeout = 60_000): Promise<void> {
-  await page.waitForFunction((s) => document.querySelector("#status")?.textContent === s, { timeout }, status);
+  await page.waitForFunction(
+    (s) => document.querySelector("#status")?.textContent === s,
+    { timeout },
+    status,
+  );
 }
 
 /** Asserts nothing is wider than the viewport (no sideways scrolling). */

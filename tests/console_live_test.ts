@@ -1,7 +1,15 @@
 /// <reference lib="dom" />
 import assert from "node:assert/strict";
 import { MAX_FPS } from "../src/automation/live_view.ts";
-import { consoleRig, demoSmsCode, DESKTOP, shot, signInWithKey, startFlow, waitStatus } from "./console_fixtures.ts";
+import {
+  consoleRig,
+  demoSmsCode,
+  DESKTOP,
+  shot,
+  signInWithKey,
+  startFlow,
+  waitStatus,
+} from "./console_fixtures.ts";
 
 const framesTotal = () => Number(document.body.dataset.framesTotal || 0);
 
@@ -19,7 +27,9 @@ Deno.test("console live view: frames only while watched, take-over types into th
   await page.click("#live-toggle");
   await page.waitForFunction(() => Number(document.body.dataset.frames || 0) >= 1);
   assert.equal(liveView.streaming(id), true);
-  await page.waitForFunction(() => (document.querySelector("#live-frame") as HTMLImageElement).naturalWidth > 0);
+  await page.waitForFunction(() =>
+    (document.querySelector("#live-frame") as HTMLImageElement).naturalWidth > 0
+  );
 
   // Take over: click the portal's code field on the picture, type with the keyboard.
   await page.click("#control");
@@ -34,9 +44,15 @@ Deno.test("console live view: frames only while watched, take-over types into th
   const shown = (await frame.boundingBox())!;
   await page.mouse.click(shown.x + (box.x / box.w) * shown.width, shown.y + (box.y / box.h) * shown.height);
   await page.keyboard.type("42");
-  await tab.waitForFunction(() => (document.querySelector("input[name=code]") as HTMLInputElement).value === "42", { polling: 100 });
+  await tab.waitForFunction(
+    () => (document.querySelector("input[name=code]") as HTMLInputElement).value === "42",
+    { polling: 100 },
+  );
   await page.keyboard.press("Backspace");
-  await tab.waitForFunction(() => (document.querySelector("input[name=code]") as HTMLInputElement).value === "4", { polling: 100 });
+  await tab.waitForFunction(
+    () => (document.querySelector("input[name=code]") as HTMLInputElement).value === "4",
+    { polling: 100 },
+  );
   await shot(page, "live-desktop");
 
   // Hand back and stop watching: the screencast stops, and no frame comes after.
@@ -50,7 +66,11 @@ Deno.test("console live view: frames only while watched, take-over types into th
   await page.type("#answer input[name=value]", await demoSmsCode(rig.base));
   await page.keyboard.press("Enter");
   await waitStatus(page, "succeeded"); // every frame sent before the end has arrived by now (one socket, in order)
-  assert.equal(await page.evaluate(framesTotal), sent, "the page got exactly the frames sent while it watched");
+  assert.equal(
+    await page.evaluate(framesTotal),
+    sent,
+    "the page got exactly the frames sent while it watched",
+  );
   assert.ok(sent >= 1);
   assert.ok(MAX_FPS <= 5);
 });

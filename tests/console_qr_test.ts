@@ -1,6 +1,14 @@
 /// <reference lib="dom" />
 import assert from "node:assert/strict";
-import { assertNoOverflow, consoleRig, DESKTOP, PHONE, shot, startFlow, waitStatus } from "./console_fixtures.ts";
+import {
+  assertNoOverflow,
+  consoleRig,
+  DESKTOP,
+  PHONE,
+  shot,
+  startFlow,
+  waitStatus,
+} from "./console_fixtures.ts";
 
 for (const [size, viewport] of [["phone", PHONE], ["desktop", DESKTOP]] as const) {
   Deno.test(`console (${size}): exam-booking's BankID QR changes in place with every frame, then the booking shows as a table`, async () => {
@@ -11,8 +19,15 @@ for (const [size, viewport] of [["phone", PHONE], ["desktop", DESKTOP]] as const
     await page.waitForSelector("#flow option[value=exam-booking]");
     await page.select("#flow", "exam-booking");
     // From input_schema: two required strings, an array of strings (one per line), an optional boolean.
-    const controls = await page.$$eval("#fields [name]", (els) =>
-      els.map((e) => `${e.getAttribute("name")}:${e.tagName.toLowerCase()}:${(e as HTMLInputElement).type}:${(e as HTMLInputElement).required}`));
+    const controls = await page.$$eval(
+      "#fields [name]",
+      (els) =>
+        els.map((e) =>
+          `${e.getAttribute("name")}:${e.tagName.toLowerCase()}:${(e as HTMLInputElement).type}:${
+            (e as HTMLInputElement).required
+          }`
+        ),
+    );
     assert.deepEqual(controls, [
       "license_type:input:text:true",
       "exam_type:input:text:true",
@@ -33,10 +48,15 @@ for (const [size, viewport] of [["phone", PHONE], ["desktop", DESKTOP]] as const
         const img = document.querySelector<HTMLImageElement>("#prompt-image")!;
         const shown = new Set([img.src]);
         (window as unknown as { shown: Set<string> }).shown = shown;
-        new MutationObserver(() => shown.add(img.src)).observe(img, { attributes: true, attributeFilter: ["src"] });
+        new MutationObserver(() => shown.add(img.src)).observe(img, {
+          attributes: true,
+          attributeFilter: ["src"],
+        });
       });
       await shot(page, `qr-${size}`);
-      await page.waitForFunction(() => (window as unknown as { shown: Set<string> }).shown.size >= 4, { timeout: 30_000 });
+      await page.waitForFunction(() => (window as unknown as { shown: Set<string> }).shown.size >= 4, {
+        timeout: 30_000,
+      });
       const snapshot = [...sent];
       assert.ok(snapshot.length >= 4, `the server sent ${snapshot.length} distinct frames`);
       // Each frame sent so far reaches the same image element (frames 2.. replace its src; none is missed).

@@ -16,7 +16,9 @@ Deno.test("console: a wrong admin key stays on sign-in with a message saying it 
   const page = await rig.open(PHONE);
   await page.type("#key", "not-the-key");
   await page.click("#key-form button");
-  await page.waitForFunction(() => /not accepted/.test(document.querySelector("#auth-error")?.textContent ?? ""));
+  await page.waitForFunction(() =>
+    /not accepted/.test(document.querySelector("#auth-error")?.textContent ?? "")
+  );
   assert.equal(await page.$eval("#auth", (e) => (e as HTMLElement).hidden), false);
   assert.equal(await page.evaluate(() => localStorage.length), 0, "nothing in localStorage");
   await assertNoOverflow(page, "sign-in");
@@ -32,7 +34,9 @@ Deno.test("console: a refused login ends api-access with an error naming the ste
   assert.equal(await page.$eval("#fields [name=password]", (e) => (e as HTMLInputElement).type), "password");
   await startFlow(page, "api-access", { username: "demo", password: "wrong-password" });
   await page.waitForSelector("#answer input[name=captcha]");
-  await page.waitForFunction(() => (document.querySelector("#prompt-image") as HTMLImageElement)?.naturalWidth > 0);
+  await page.waitForFunction(() =>
+    (document.querySelector("#prompt-image") as HTMLImageElement)?.naturalWidth > 0
+  );
   const debug = await (await fetch(`${rig.base}/demo/_debug`)).json();
   await page.type("#answer input[name=captcha]", debug.captchas.at(-1).answer);
   await page.keyboard.press("Enter");
@@ -51,14 +55,22 @@ Deno.test("console: survives a dropped socket (re-attaches after the last event,
   const id = await startFlow(page, "vehicle-lookup", { plate: "ABC123" });
   await page.waitForSelector("#answer input[name=value]");
   await page.waitForFunction(() => document.body.dataset.connection === "live");
-  await page.evaluate(() => (window as unknown as { gatehouseConsole: { drop(): void } }).gatehouseConsole.drop());
+  await page.evaluate(() =>
+    (window as unknown as { gatehouseConsole: { drop(): void } }).gatehouseConsole.drop()
+  );
   await page.waitForFunction(() => document.body.dataset.connection === "reattached");
   assert.match(await page.$eval("#connection", (e) => e.textContent ?? ""), /re-attached after event \d+/);
   await page.click("#cancel");
   await waitStatus(page, "cancelled");
-  assert.match(await page.$eval("#outcome", (e) => e.textContent ?? ""), /Cancelled: the session was cancelled/);
+  assert.match(
+    await page.$eval("#outcome", (e) => e.textContent ?? ""),
+    /Cancelled: the session was cancelled/,
+  );
   assert.equal(await page.$eval("#cancel", (e) => (e as HTMLElement).hidden), true);
-  const seqs = await page.$$eval("#log li", (lis) => lis.map((li) => Number((li as HTMLElement).dataset.seq)));
+  const seqs = await page.$$eval(
+    "#log li",
+    (lis) => lis.map((li) => Number((li as HTMLElement).dataset.seq)),
+  );
   assert.deepEqual(seqs, (await rig.automation.sessions.events(id)).map((e) => e.seq));
   await assertNoOverflow(page, "a cancelled session");
   await shot(page, "cancelled-phone");

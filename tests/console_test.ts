@@ -25,11 +25,19 @@ for (const [size, viewport] of [["desktop", DESKTOP], ["phone", PHONE]] as const
     // The form comes from input_schema: vehicle-lookup has one required text field, `plate`.
     await page.waitForSelector("#flow option[value=vehicle-lookup]");
     await page.select("#flow", "vehicle-lookup");
-    const fields = await page.$$eval("#fields input, #fields select, #fields textarea", (els) =>
-      els.map((e) => {
-        const input = e as unknown as { name: string; required: boolean; id: string; labels: { length: number } };
-        return { name: input.name, required: input.required, labelled: input.labels.length > 0 };
-      }));
+    const fields = await page.$$eval(
+      "#fields input, #fields select, #fields textarea",
+      (els) =>
+        els.map((e) => {
+          const input = e as unknown as {
+            name: string;
+            required: boolean;
+            id: string;
+            labels: { length: number };
+          };
+          return { name: input.name, required: input.required, labelled: input.labels.length > 0 };
+        }),
+    );
     assert.deepEqual(fields, [{ name: "plate", required: true, labelled: true }]);
     await shot(page, `start-${size}`);
     await startFlow(page, "vehicle-lookup", { plate: "ABC123" });

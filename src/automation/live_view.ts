@@ -173,7 +173,12 @@ export class LiveView {
         const frame = { data: ev.data, width: ev.metadata.deviceWidth, height: ev.metadata.deviceHeight };
         for (const w of stream.watchers) w.frame(frame);
       });
-      await cdp.send("Page.startScreencast", { format: "jpeg", quality: 60, maxWidth: 1280, maxHeight: 1280 });
+      await cdp.send("Page.startScreencast", {
+        format: "jpeg",
+        quality: 60,
+        maxWidth: 1280,
+        maxHeight: 1280,
+      });
       if (!stream.watchers.size) await cdp.detach(); // the last watcher left while it started
       return cdp;
     } catch (err) {

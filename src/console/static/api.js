@@ -15,14 +15,22 @@ export function setToken(t) {
 
 /** Calls the API; throws an Error with `status` and the problem `body` on a non-2xx answer. */
 export async function api(path, options = {}) {
-  const headers = { ...(options.body ? { "content-type": "application/json" } : {}), ...(options.headers || {}) };
+  const headers = {
+    ...(options.body ? { "content-type": "application/json" } : {}),
+    ...(options.headers || {}),
+  };
   if (token) headers.authorization = "Bearer " + token;
   const res = await fetch(path, { ...options, headers });
   const type = res.headers.get("content-type") || "";
   const body = type.includes("json") ? await res.json() : await res.text();
   if (!res.ok) {
-    const fields = body?.errors?.length ? ": " + body.errors.map((e) => e.field + " " + e.message).join("; ") : "";
-    throw Object.assign(new Error((body?.detail || body?.title || res.statusText) + fields), { status: res.status, body });
+    const fields = body?.errors?.length
+      ? ": " + body.errors.map((e) => e.field + " " + e.message).join("; ")
+      : "";
+    throw Object.assign(new Error((body?.detail || body?.title || res.statusText) + fields), {
+      status: res.status,
+      body,
+    });
   }
   return body;
 }
@@ -44,13 +52,18 @@ export function followSession(id, { after = 0, onEvent, onState, onMessage }) {
       if (msg.seq <= last) return; // replayed twice across a re-attach: shown once
       last = msg.seq;
     }
-    if (msg.type === "status" && ["succeeded", "failed", "cancelled", "expired"].includes(msg.status)) ended = true;
+    if (msg.type === "status" && ["succeeded", "failed", "cancelled", "expired"].includes(msg.status)) {
+      ended = true;
+    }
     onEvent(msg);
   };
   const connect = async (again) => {
     if (closed || ended) return;
     try {
-      const { ws_url } = await api("/api/v1/ws/tickets", { method: "POST", body: JSON.stringify({ session: id }) });
+      const { ws_url } = await api("/api/v1/ws/tickets", {
+        method: "POST",
+        body: JSON.stringify({ session: id }),
+      });
       socket = new WebSocket(ws_url + "&after=" + last);
     } catch (err) {
       return retry(err);
@@ -80,7 +93,9 @@ export function followSession(id, { after = 0, onEvent, onState, onMessage }) {
         const view = await api(`/api/v1/sessions/${id}?wait=25&after=${last}`);
         const { events } = await api(`/api/v1/sessions/${id}/events?after=${last}`);
         for (const ev of events) deliver({ ...ev.data, type: ev.type, seq: ev.seq, at: ev.at });
-        if (view.prompt?.image) deliver({ type: "image", seq: view.seq, prompt: view.prompt.id, image: view.prompt.image });
+        if (view.prompt?.image) {
+          deliver({ type: "image", seq: view.seq, prompt: view.prompt.id, image: view.prompt.image });
+        }
       } catch (err) {
         onState("polling", last, err);
         await new Promise((r) => setTimeout(r, 2000));

@@ -48,7 +48,10 @@ $("#code-form").onsubmit = async (e) => {
   e.preventDefault();
   $("#auth-error").textContent = "";
   try {
-    const pair = await api("/api/v1/otp/verify", { method: "POST", body: JSON.stringify({ phone: $("#phone").value, code: $("#code").value }) });
+    const pair = await api("/api/v1/otp/verify", {
+      method: "POST",
+      body: JSON.stringify({ phone: $("#phone").value, code: $("#code").value }),
+    });
     setToken(pair.access_token);
     route();
   } catch (err) {
@@ -56,7 +59,7 @@ $("#code-form").onsubmit = async (e) => {
     $("#auth-error").textContent = err.message + (left !== undefined ? ` (${left} tries left)` : "");
   }
 };
-$("#key-form").onsubmit = async (e) => {
+$("#key-form").onsubmit = (e) => {
   e.preventDefault();
   setToken($("#key").value);
   $("#key").value = "";
@@ -103,12 +106,22 @@ async function home() {
 function renderList(list) {
   $("#sessions-empty").hidden = list.length > 0;
   $("#sessions").hidden = list.length === 0;
-  $("#sessions tbody").replaceChildren(...list.map((s) =>
-    el("tr", { "data-id": s.id },
-      el("td", {}, el("a", { href: "#/s/" + s.id }, flows.find((f) => f.name === s.flow)?.title || s.flow)),
-      el("td", {}, el("span", { class: "badge " + s.status }, s.status), s.status === "waiting" ? " needs you" : ""),
-      el("td", {}, new Date(s.created_at).toLocaleString()))
-  ));
+  $("#sessions tbody").replaceChildren(
+    ...list.map((s) =>
+      el(
+        "tr",
+        { "data-id": s.id },
+        el("td", {}, el("a", { href: "#/s/" + s.id }, flows.find((f) => f.name === s.flow)?.title || s.flow)),
+        el(
+          "td",
+          {},
+          el("span", { class: "badge " + s.status }, s.status),
+          s.status === "waiting" ? " needs you" : "",
+        ),
+        el("td", {}, new Date(s.created_at).toLocaleString()),
+      )
+    ),
+  );
 }
 
 const currentFlow = () => flows.find((f) => f.name === $("#flow").value);
@@ -128,7 +141,10 @@ $("#start-form").onsubmit = async (e) => {
   }
   const f = currentFlow();
   try {
-    const s = await api("/api/v1/sessions", { method: "POST", body: JSON.stringify({ flow: f.name, input: readForm($("#fields"), f.input_schema) }) });
+    const s = await api("/api/v1/sessions", {
+      method: "POST",
+      body: JSON.stringify({ flow: f.name, input: readForm($("#fields"), f.input_schema) }),
+    });
     location.hash = "#/s/" + s.id;
   } catch (err) {
     $("#start-error").textContent = err.message;
@@ -182,7 +198,7 @@ async function sessionPage(id) {
       banner(err.message);
     }
   };
-  window.gatehouseConsole = { drop: () => follower.drop() }; // lets a person (or a test) try a lost connection
+  globalThis.gatehouseConsole = { drop: () => follower.drop() }; // lets a person (or a test) try a lost connection
   leave = () => {
     follower.close();
     live.close();
@@ -210,7 +226,11 @@ async function onEvent(state, msg) {
       break;
     case "progress":
       v.progress = msg.percentage;
-      if (msg.key) $("#step").textContent = `${human(msg.key)}: ${typeof msg.value === "object" ? JSON.stringify(msg.value) : msg.value}`;
+      if (msg.key) {
+        $("#step").textContent = `${human(msg.key)}: ${
+          typeof msg.value === "object" ? JSON.stringify(msg.value) : msg.value
+        }`;
+      }
       break;
     case "prompt":
       v.prompt = msg.prompt;
@@ -266,10 +286,18 @@ function renderPrompt(state) {
   if (p.error) parts.push(el("p", { class: "error" }, p.error));
   if (p.image || p.has_image || p.kind === "qr" || p.kind === "captcha") {
     // Frames arrive as `image` events after the prompt; they replace this element's src in place.
-    parts.push(el("img", { src: p.image, alt: p.kind === "qr" ? "QR code to scan" : "Captcha image", id: "prompt-image" }));
+    parts.push(
+      el("img", {
+        src: p.image,
+        alt: p.kind === "qr" ? "QR code to scan" : "Captcha image",
+        id: "prompt-image",
+      }),
+    );
   }
   if (p.kind === "qr") {
-    parts.push(el("p", { class: "hint" }, "Scan it with the BankID app; it renews itself every few seconds."));
+    parts.push(
+      el("p", { class: "hint" }, "Scan it with the BankID app; it renews itself every few seconds."),
+    );
     if (settings.demo) {
       const approve = el("button", { type: "button", class: "secondary" }, "Approve in the demo portal");
       approve.onclick = () => fetch("/demo/_debug/qr/approve", { method: "POST" });
@@ -279,21 +307,45 @@ function renderPrompt(state) {
     const form = el("form", { id: "answer" });
     let first;
     if (p.options?.length) {
-      first = el("select", { id: "answer-value", name: "value" }, ...p.options.map((o) => el("option", { value: o.value }, o.label)));
+      first = el(
+        "select",
+        { id: "answer-value", name: "value" },
+        ...p.options.map((o) => el("option", { value: o.value }, o.label)),
+      );
       form.append(el("label", { for: "answer-value" }, "Your choice"), first);
     } else if (p.fields?.length) {
       for (const f of p.fields) {
-        const input = el("input", { id: "answer-" + f.name, name: f.name, type: f.type || "text", autocomplete: "off" });
+        const input = el("input", {
+          id: "answer-" + f.name,
+          name: f.name,
+          type: f.type || "text",
+          autocomplete: "off",
+        });
         first ??= input;
         form.append(el("label", { for: input.id }, f.label), input);
       }
     } else {
-      first = el("input", { id: "answer-value", name: "value", autocomplete: "one-time-code", type: p.secret ? "password" : "text" });
-      form.append(el("label", { for: "answer-value" }, p.kind === "captcha" ? "Characters in the picture" : "Answer"), first);
+      first = el("input", {
+        id: "answer-value",
+        name: "value",
+        autocomplete: "one-time-code",
+        type: p.secret ? "password" : "text",
+      });
+      form.append(
+        el("label", { for: "answer-value" }, p.kind === "captcha" ? "Characters in the picture" : "Answer"),
+        first,
+      );
     }
     if (settings.demo && p.kind === "code") {
-      form.append(el("p", { class: "hint" }, "Demo portal: its SMS codes are listed at ",
-        el("a", { href: "/demo/_debug", target: "_blank", rel: "noopener" }, "/demo/_debug"), " (under “sms”)."));
+      form.append(
+        el(
+          "p",
+          { class: "hint" },
+          "Demo portal: its SMS codes are listed at ",
+          el("a", { href: "/demo/_debug", target: "_blank", rel: "noopener" }, "/demo/_debug"),
+          " (under “sms”).",
+        ),
+      );
     }
     form.append(el("div", { class: "row" }, el("button", {}, "Send")));
     form.onsubmit = async (e) => {
@@ -301,7 +353,10 @@ function renderPrompt(state) {
       const data = Object.fromEntries(new FormData(form));
       const value = p.fields?.length && !p.options?.length ? data : data.value;
       try {
-        await api(`/api/v1/sessions/${state.id}/input`, { method: "POST", body: JSON.stringify({ prompt: p.id, value }) });
+        await api(`/api/v1/sessions/${state.id}/input`, {
+          method: "POST",
+          body: JSON.stringify({ prompt: p.id, value }),
+        });
       } catch (err) {
         form.append(el("p", { class: "error", role: "alert" }, err.message));
       }

@@ -6,7 +6,9 @@ export const $ = (s, root = document) => root.querySelector(s);
 /** Creates `<tag attrs>children</tag>`; strings become text nodes. */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== false) node.setAttribute(k, v === true ? "" : v);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v !== undefined && v !== false) node.setAttribute(k, v === true ? "" : v);
+  }
   node.append(...children.filter((c) => c !== null && c !== undefined));
   return node;
 }

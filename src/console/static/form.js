@@ -3,7 +3,12 @@
 import { el } from "./dom.js";
 
 const SECRET = /pass|secret|token|pin/i;
-const EXAMPLES = { plate: "ABC123", license_type: "B", exam_type: "driving", locations: "Stockholm\nUppsala" };
+const EXAMPLES = {
+  plate: "ABC123",
+  license_type: "B",
+  exam_type: "driving",
+  locations: "Stockholm\nUppsala",
+};
 
 /** Fills `fieldset` with one labelled control per property of `schema`. */
 export function buildForm(fieldset, schema) {
@@ -18,20 +23,34 @@ export function buildForm(fieldset, schema) {
     const label = el("label", { for: id }, title + (req ? "" : " (optional)"));
     let control;
     if (prop.enum) {
-      control = el("select", { id, name }, ...(req ? [] : [el("option", { value: "" }, "—")]),
-        ...prop.enum.map((v) => el("option", { value: v }, String(v))));
+      control = el(
+        "select",
+        { id, name },
+        ...(req ? [] : [el("option", { value: "" }, "—")]),
+        ...prop.enum.map((v) => el("option", { value: v }, String(v))),
+      );
     } else if (prop.type === "boolean") {
       control = el("input", { id, name, type: "checkbox" });
       fieldset.append(el("label", { class: "check" }, control, " " + title));
       continue;
     } else if (prop.type === "array") {
-      control = el("textarea", { id, name, rows: "3", "data-kind": "lines", "aria-describedby": id + "-hint" });
+      control = el("textarea", {
+        id,
+        name,
+        rows: "3",
+        "data-kind": "lines",
+        "aria-describedby": id + "-hint",
+      });
       control.value = EXAMPLES[name] || "";
       fieldset.append(label, control, el("p", { class: "hint", id: id + "-hint" }, "One per line."));
       if (req) control.required = true;
       continue;
     } else {
-      const type = prop.type === "number" || prop.type === "integer" ? "number" : SECRET.test(name) ? "password" : "text";
+      const type = prop.type === "number" || prop.type === "integer"
+        ? "number"
+        : SECRET.test(name)
+        ? "password"
+        : "text";
       control = el("input", { id, name, type, autocomplete: type === "password" ? "off" : "on" });
       if (EXAMPLES[name] && type !== "password") control.value = EXAMPLES[name];
     }
@@ -52,7 +71,9 @@ export function readForm(fieldset, schema) {
     } else if (c.dataset.kind === "lines") {
       const items = c.value.split("\n").map((s) => s.trim()).filter(Boolean);
       if (items.length) out[name] = items;
-    } else if (c.value !== "") out[name] = prop.type === "number" || prop.type === "integer" ? Number(c.value) : c.value;
+    } else if (c.value !== "") {
+      out[name] = prop.type === "number" || prop.type === "integer" ? Number(c.value) : c.value;
+    }
   }
   return out;
 }

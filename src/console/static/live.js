@@ -36,7 +36,10 @@ export function liveView({ send }) {
   // Pointer coordinates are sent in the tab's CSS pixels.
   const at = (e) => {
     const r = img.getBoundingClientRect();
-    return { x: ((e.clientX - r.left) / r.width) * size.width, y: ((e.clientY - r.top) / r.height) * size.height };
+    return {
+      x: ((e.clientX - r.left) / r.width) * size.width,
+      y: ((e.clientY - r.top) / r.height) * size.height,
+    };
   };
   img.onclick = (e) => {
     if (!controlled) return;
@@ -50,7 +53,11 @@ export function liveView({ send }) {
   };
   img.onkeydown = (e) => {
     if (!controlled || e.ctrlKey || e.metaKey || e.altKey) return;
-    if (e.key.length === 1 || ["Enter", "Backspace", "Tab", "Escape", "Delete", "ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"].includes(e.key)) {
+    if (
+      e.key.length === 1 ||
+      ["Enter", "Backspace", "Tab", "Escape", "Delete", "ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"]
+        .includes(e.key)
+    ) {
       e.preventDefault();
       send({ type: "key", key: e.key });
     }
@@ -64,10 +71,14 @@ export function liveView({ send }) {
   return {
     /** A socket message without a seq: frames, control changes, refusals. */
     message(msg) {
-      if (msg.type === "frame") document.body.dataset.framesTotal = String(Number(document.body.dataset.framesTotal || 0) + 1);
+      if (msg.type === "frame") {
+        document.body.dataset.framesTotal = String(Number(document.body.dataset.framesTotal || 0) + 1);
+      }
       if (msg.type === "frame" && open) {
         size = { width: msg.width, height: msg.height };
-        const blob = new Blob([Uint8Array.from(atob(msg.data), (c) => c.charCodeAt(0))], { type: "image/jpeg" });
+        const blob = new Blob([Uint8Array.from(atob(msg.data), (c) => c.charCodeAt(0))], {
+          type: "image/jpeg",
+        });
         const old = url;
         url = URL.createObjectURL(blob);
         img.src = url;
