@@ -53,6 +53,8 @@ Deno.test("console live view: frames only while watched, take-over types into th
     () => (document.querySelector("input[name=code]") as HTMLInputElement).value === "4",
     { polling: 100 },
   );
+  const before = await page.evaluate(() => Number(document.body.dataset.frames));
+  await page.waitForFunction((n) => Number(document.body.dataset.frames) > n, {}, before); // the typing, repainted
   await shot(page, "live-desktop");
 
   // Hand back and stop watching: the screencast stops, and no frame comes after.

@@ -48,12 +48,12 @@ export function followSession(id, { after = 0, onEvent, onState, onMessage }) {
   let ended = false;
   const deliver = (msg) => {
     if (msg.seq === null || msg.seq === undefined) return onMessage?.(msg); // frames, control, refusals
+    if (msg.type === "status" && ["succeeded", "failed", "cancelled", "expired"].includes(msg.status)) {
+      ended = true; // even when already seen: the server hangs up next, and that is no drop
+    }
     if (msg.type !== "image") {
       if (msg.seq <= last) return; // replayed twice across a re-attach: shown once
       last = msg.seq;
-    }
-    if (msg.type === "status" && ["succeeded", "failed", "cancelled", "expired"].includes(msg.status)) {
-      ended = true;
     }
     onEvent(msg);
   };
