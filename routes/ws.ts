@@ -6,7 +6,8 @@
  * Server messages: `{type, seq, at, ...}` for each session event (status, progress, prompt, image,
  * answer, prompt_closed, artifact, result, error, extended); a refused client message gets
  * `{type: "error", seq: null, status, title, detail}`. Client messages: `{type: "start", flow, input}`
- * (on /ws, once), `{type: "input", prompt, value}`, `{type: "cancel"}`.
+ * (on /ws, once), `{type: "input", prompt, value}`, `{type: "cancel"}`, and the live view's `watch`,
+ * `unwatch`, `control` (owner only), `pointer`, `key`, `text` (README "Live view and take-over").
  */
 import { Hono } from "hono";
 import { upgradeWebSocket } from "hono/deno";
