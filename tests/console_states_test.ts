@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 import assert from "node:assert/strict";
 import {
   assertNoOverflow,
@@ -11,6 +10,12 @@ import {
   waitStatus,
 } from "./console_fixtures.ts";
 
+// These callbacks run in the browser; Deno's type-check has no DOM (a lib="dom" reference would change
+// WebSocket's types for every test checked with this one).
+// deno-lint-ignore no-explicit-any
+type Dom = any;
+declare const document: Dom;
+
 Deno.test("console: a wrong admin key stays on sign-in with a message saying it was refused", async () => {
   await using rig = await consoleRig();
   const page = await rig.open(PHONE);
@@ -19,7 +24,7 @@ Deno.test("console: a wrong admin key stays on sign-in with a message saying it 
   await page.waitForFunction(() =>
     /not accepted/.test(document.querySelector("#auth-error")?.textContent ?? "")
   );
-  assert.equal(await page.$eval("#auth", (e) => (e as HTMLElement).hidden), false);
+  assert.equal(await page.$eval("#auth", (e) => (e as Dom).hidden), false);
   assert.equal(await page.evaluate(() => localStorage.length), 0, "nothing in localStorage");
   await assertNoOverflow(page, "sign-in");
   await shot(page, "signin-refused-phone");
@@ -31,12 +36,10 @@ Deno.test("console: a refused login ends api-access with an error naming the ste
   await signInWithKey(page);
   await page.waitForSelector("#flow option[value=api-access]");
   await page.select("#flow", "api-access");
-  assert.equal(await page.$eval("#fields [name=password]", (e) => (e as HTMLInputElement).type), "password");
+  assert.equal(await page.$eval("#fields [name=password]", (e) => (e as Dom).type), "password");
   await startFlow(page, "api-access", { username: "demo", password: "wrong-password" });
   await page.waitForSelector("#answer input[name=captcha]");
-  await page.waitForFunction(() =>
-    (document.querySelector("#prompt-image") as HTMLImageElement)?.naturalWidth > 0
-  );
+  await page.waitForFunction(() => (document.querySelector("#prompt-image") as Dom)?.naturalWidth > 0);
   const debug = await (await fetch(`${rig.base}/demo/_debug`)).json();
   await page.type("#answer input[name=captcha]", debug.captchas.at(-1).answer);
   await page.keyboard.press("Enter");
@@ -44,7 +47,7 @@ Deno.test("console: a refused login ends api-access with an error naming the ste
   const failure = await page.$eval("#outcome .failure", (e) => e.textContent ?? "");
   assert.match(failure, /Failed at step “Login”: Cannot log in to the tax portal/);
   assert.doesNotMatch(failure, /"/);
-  assert.equal(await page.$eval("#cancel", (e) => (e as HTMLElement).hidden), true);
+  assert.equal(await page.$eval("#cancel", (e) => (e as Dom).hidden), true);
   await shot(page, "failed-desktop");
 });
 
@@ -56,7 +59,7 @@ Deno.test("console: survives a dropped socket (re-attaches after the last event,
   await page.waitForSelector("#answer input[name=value]");
   await page.waitForFunction(() => document.body.dataset.connection === "live");
   await page.evaluate(() =>
-    (window as unknown as { gatehouseConsole: { drop(): void } }).gatehouseConsole.drop()
+    (globalThis as unknown as { gatehouseConsole: { drop(): void } }).gatehouseConsole.drop()
   );
   await page.waitForFunction(() => document.body.dataset.connection === "reattached");
   assert.match(await page.$eval("#connection", (e) => e.textContent ?? ""), /re-attached after event \d+/);
@@ -66,10 +69,10 @@ Deno.test("console: survives a dropped socket (re-attaches after the last event,
     await page.$eval("#outcome", (e) => e.textContent ?? ""),
     /Cancelled: the session was cancelled/,
   );
-  assert.equal(await page.$eval("#cancel", (e) => (e as HTMLElement).hidden), true);
+  assert.equal(await page.$eval("#cancel", (e) => (e as Dom).hidden), true);
   const seqs = await page.$$eval(
     "#log li",
-    (lis) => lis.map((li) => Number((li as HTMLElement).dataset.seq)),
+    (lis) => lis.map((li) => Number((li as Dom).dataset.seq)),
   );
   assert.deepEqual(seqs, (await rig.automation.sessions.events(id)).map((e) => e.seq));
   await assertNoOverflow(page, "a cancelled session");
