@@ -94,69 +94,75 @@ function socketEvents(
       });
       peer.close(1000, "session ended");
     } else if (attachTo) attach(attachTo.id, attachTo.after);
+    // Messages are handled one at a time, in order: a click must land before the keys typed after it.
+    let queue: Promise<void> = Promise.resolve();
     return {
-      async message(data) {
-        try {
-          if (typeof data !== "string" || data.length > MAX_MESSAGE_CHARS) {
-            throw new ValidationError([{
-              field: "(message)",
-              message: "must be a JSON text message up to 64 KiB",
-            }]);
-          }
-          let raw: unknown;
-          try {
-            raw = JSON.parse(data);
-          } catch {
-            throw new ValidationError([{ field: "(message)", message: "is not valid JSON" }]);
-          }
-          const msg = parseOrThrow(clientMessage, raw, "(message)");
-          if (msg.type === "start") {
-            if (sessionId) throw new AppError(409, "Conflict", "This socket already follows a session");
-            const view = await sessions.start(ownerOf(principal), msg.flow, msg.input ?? {});
-            attach(view.id, 0);
-            return;
-          }
-          if (!sessionId) throw new AppError(409, "Conflict", 'Start a session first: {"type":"start",…}');
-          if (msg.type === "input") await sessions.answer(sessionId, msg.prompt, msg.value);
-          else if (msg.type === "cancel") await sessions.cancel(sessionId);
-          else if (msg.type === "watch") {
-            unwatch ??= liveView.watch(sessionId, {
-              frame: (f) => peer.send({ type: "frame", seq: null, ...f }),
-              control: (enabled) => peer.send({ type: "control", seq: null, enabled }),
-              unavailable: () => peer.send({ type: "live", seq: null, state: "unavailable" }),
-            });
-          } else if (msg.type === "unwatch") {
-            unwatch?.();
-            unwatch = undefined;
-          } else if (msg.type === "control") {
-            const { owner } = await sessions.get(sessionId);
-            if (ownerOf(principal) !== owner && principal.kind !== "admin") {
-              throw new AppError(403, "Forbidden", "Only the session's owner can hand over control");
-            }
-            liveView.setControl(sessionId, msg.enabled);
-          } else {
-            const input = msg.type === "pointer"
-              ? { kind: msg.kind, x: msg.x, y: msg.y, dy: msg.dy ?? 0 }
-              : msg.type === "key"
-              ? { kind: "key" as const, key: msg.key }
-              : { kind: "text" as const, text: msg.text };
-            if (!await liveView.dispatch(sessionId, input)) {
-              throw new AppError(
-                409,
-                "Conflict",
-                "Control of this browser is not handed over (or nobody watches)",
-              );
-            }
-          }
-        } catch (err) {
-          refuse(err);
-        }
+      message(data) {
+        queue = queue.then(() => handle(data));
+        return queue;
       },
       close: () => {
         off?.();
         unwatch?.();
       },
     };
+    async function handle(data: unknown): Promise<void> {
+      try {
+        if (typeof data !== "string" || data.length > MAX_MESSAGE_CHARS) {
+          throw new ValidationError([{
+            field: "(message)",
+            message: "must be a JSON text message up to 64 KiB",
+          }]);
+        }
+        let raw: unknown;
+        try {
+          raw = JSON.parse(data);
+        } catch {
+          throw new ValidationError([{ field: "(message)", message: "is not valid JSON" }]);
+        }
+        const msg = parseOrThrow(clientMessage, raw, "(message)");
+        if (msg.type === "start") {
+          if (sessionId) throw new AppError(409, "Conflict", "This socket already follows a session");
+          const view = await sessions.start(ownerOf(principal), msg.flow, msg.input ?? {});
+          attach(view.id, 0);
+          return;
+        }
+        if (!sessionId) throw new AppError(409, "Conflict", 'Start a session first: {"type":"start",…}');
+        if (msg.type === "input") await sessions.answer(sessionId, msg.prompt, msg.value);
+        else if (msg.type === "cancel") await sessions.cancel(sessionId);
+        else if (msg.type === "watch") {
+          unwatch ??= liveView.watch(sessionId, {
+            frame: (f) => peer.send({ type: "frame", seq: null, ...f }),
+            control: (enabled) => peer.send({ type: "control", seq: null, enabled }),
+            unavailable: () => peer.send({ type: "live", seq: null, state: "unavailable" }),
+          });
+        } else if (msg.type === "unwatch") {
+          unwatch?.();
+          unwatch = undefined;
+        } else if (msg.type === "control") {
+          const { owner } = await sessions.get(sessionId);
+          if (ownerOf(principal) !== owner && principal.kind !== "admin") {
+            throw new AppError(403, "Forbidden", "Only the session's owner can hand over control");
+          }
+          liveView.setControl(sessionId, msg.enabled);
+        } else {
+          const input = msg.type === "pointer"
+            ? { kind: msg.kind, x: msg.x, y: msg.y, dy: msg.dy ?? 0 }
+            : msg.type === "key"
+            ? { kind: "key" as const, key: msg.key }
+            : { kind: "text" as const, text: msg.text };
+          if (!await liveView.dispatch(sessionId, input)) {
+            throw new AppError(
+              409,
+              "Conflict",
+              "Control of this browser is not handed over (or nobody watches)",
+            );
+          }
+        }
+      } catch (err) {
+        refuse(err);
+      }
+    }
   }, { logout: logoutWatch(deps, principal) });
 }
 

@@ -44,6 +44,7 @@ Deno.test("console: a refused login ends api-access with an error naming the ste
   await page.type("#answer input[name=captcha]", debug.captchas.at(-1).answer);
   await page.keyboard.press("Enter");
   await waitStatus(page, "failed");
+  await page.waitForSelector("#outcome .failure");
   const failure = await page.$eval("#outcome .failure", (e) => e.textContent ?? "");
   assert.match(failure, /Failed at step “Login”: Cannot log in to the tax portal/);
   assert.doesNotMatch(failure, /"/);
@@ -65,6 +66,7 @@ Deno.test("console: survives a dropped socket (re-attaches after the last event,
   assert.match(await page.$eval("#connection", (e) => e.textContent ?? ""), /re-attached after event \d+/);
   await page.click("#cancel");
   await waitStatus(page, "cancelled");
+  await page.waitForSelector("#outcome .failure");
   assert.match(
     await page.$eval("#outcome", (e) => e.textContent ?? ""),
     /Cancelled: the session was cancelled/,

@@ -273,6 +273,7 @@ async function renderEnd(state) {
   const v = state.view;
   if (state.ended) return;
   state.ended = true;
+  if (v.status !== "succeeded") $("#outcome").replaceChildren(failureView(v.status, v.error, v.error_step));
   let urls = new Map();
   try {
     const named = v.status === "succeeded" ? stringsIn(v.result) : new Set();
@@ -282,8 +283,6 @@ async function renderEnd(state) {
   } catch { /* no artifacts to show */ }
   if (v.status === "succeeded") {
     $("#outcome").replaceChildren(el("h3", {}, "Result"), resultView(v.result, urls));
-  } else {
-    $("#outcome").replaceChildren(failureView(v.status, v.error, v.error_step));
   }
 }
 
