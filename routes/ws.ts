@@ -17,9 +17,10 @@ import { requireAuth } from "../src/auth/middleware.ts";
 import type { Principal } from "../src/auth/principal.ts";
 import { ANY_SESSION, ownerOf, TICKET_TTL_S, visibleSession } from "../src/automation/access.ts";
 import { requireAutomation } from "../src/automation/mod.ts";
+import { GUEST_TICKET_AUDIENCE, guestScope } from "../src/automation/shares.ts";
 import { FINAL_STATUSES, type SessionView } from "../src/automation/sessions.ts";
 import type { Deps } from "../src/deps.ts";
-import { AppError, toProblem, ValidationError } from "../src/errors.ts";
+import { AppError, ForbiddenError, toProblem, UnauthorizedError, ValidationError } from "../src/errors.ts";
 import type { AppEnv } from "../src/http.ts";
 import { parseOrThrow } from "../src/http.ts";
 import {
@@ -29,6 +30,7 @@ import {
   type JsonPeer,
   jsonSocket,
   logoutWatch,
+  requireUpgrade,
   socketAuth,
   socketUrl,
 } from "../src/http_socket.ts";
@@ -57,10 +59,10 @@ const ticketBody = z.object({ session: z.uuid().optional() });
 /** Largest client message accepted on a socket. */
 const MAX_MESSAGE_CHARS = 64 * 1024;
 
-/** The socket behaviour shared by attach and start. */
+/** The socket behaviour shared by attach and start; a null principal is a share link's guest (attach only). */
 function socketEvents(
   deps: Deps,
-  principal: Principal,
+  principal: Principal | null,
   attachTo?: { id: string; after: number; view: SessionView },
 ): WSEvents {
   const { sessions, liveView } = requireAutomation(deps);
@@ -122,15 +124,19 @@ function socketEvents(
         }
         const msg = parseOrThrow(clientMessage, raw, "(message)");
         if (msg.type === "start") {
-          if (sessionId) throw new AppError(409, "Conflict", "This socket already follows a session");
+          if (sessionId || !principal) {
+            throw new AppError(409, "Conflict", "This socket already follows a session");
+          }
           const view = await sessions.start(ownerOf(principal), msg.flow, msg.input ?? {});
           attach(view.id, 0);
           return;
         }
         if (!sessionId) throw new AppError(409, "Conflict", 'Start a session first: {"type":"start",…}');
         if (msg.type === "input") await sessions.answer(sessionId, msg.prompt, msg.value);
-        else if (msg.type === "cancel") await sessions.cancel(sessionId);
-        else if (msg.type === "watch") {
+        else if (msg.type === "cancel") {
+          if (!principal) throw new ForbiddenError("A shared link cannot cancel the session");
+          await sessions.cancel(sessionId);
+        } else if (msg.type === "watch") {
           unwatch ??= liveView.watch(sessionId, {
             frame: (f) => peer.send({ type: "frame", seq: null, ...f }),
             control: (enabled) => peer.send({ type: "control", seq: null, enabled }),
@@ -141,7 +147,7 @@ function socketEvents(
           unwatch = undefined;
         } else if (msg.type === "control") {
           const { owner } = await sessions.get(sessionId);
-          if (ownerOf(principal) !== owner && principal.kind !== "admin") {
+          if (!principal || (ownerOf(principal) !== owner && principal.kind !== "admin")) {
             throw new AppError(403, "Forbidden", "Only the session's owner can hand over control");
           }
           liveView.setControl(sessionId, msg.enabled);
@@ -163,7 +169,7 @@ function socketEvents(
         refuse(err);
       }
     }
-  }, { logout: logoutWatch(deps, principal) });
+  }, { logout: principal ? logoutWatch(deps, principal) : undefined });
 }
 
 /** Socket routes, mounted at the root: /ws, /api/v1/sessions/:id/ws and the ticket route. */
@@ -209,6 +215,28 @@ export function wsRoutes(deps: Deps) {
           after: Number(c.req.query("after") ?? "0"),
           view,
         });
+      }),
+    )
+    .get(
+      // A share link's guest: `?ticket=` from POST /api/v1/shared/:id/tickets (routes/shares.ts).
+      "/api/v1/shared/:id/ws",
+      async (c, next) => {
+        const id = c.req.param("id")!;
+        const ticket = c.req.query("ticket") ?? "";
+        if ((await guestScope(deps, ticket, GUEST_TICKET_AUDIENCE)) !== id) {
+          throw new UnauthorizedError("A valid share ticket is required");
+        }
+        requireUpgrade(c);
+        const after = c.req.query("after") ?? "0";
+        if (!/^\d{1,10}$/.test(after)) {
+          throw new ValidationError([{ field: "after", message: "must be a sequence number" }]);
+        }
+        await next();
+      },
+      upgradeWebSocket(async (c) => {
+        const id = c.req.param("id")!;
+        const view = await requireAutomation(deps).sessions.get(id);
+        return socketEvents(deps, null, { id, after: Number(c.req.query("after") ?? "0"), view });
       }),
     );
 }

@@ -13,6 +13,7 @@ import { legacyRoutes, vehicleRootSocketRoutes } from "../routes/legacy/mod.ts";
 import { mediaAuthRoutes } from "../routes/media_auth.ts";
 import { otpRoutes } from "../routes/otp.ts";
 import { sessionRoutes } from "../routes/sessions.ts";
+import { shareRoutes } from "../routes/shares.ts";
 import { webhookRoutes } from "../routes/webhooks.ts";
 import { smartyardRoutes } from "../routes/smartyard/mod.ts";
 import { wsRoutes } from "../routes/ws.ts";
@@ -96,6 +97,7 @@ export function createApp(injected: Deps): Hono<AppEnv> {
   app.route("/", wsRoutes(deps));
   app.route("/api/v1/flows", flowRoutes(deps));
   app.route("/api/v1/sessions", sessionRoutes(deps));
+  app.route("/", shareRoutes(deps)); // share links and their guests (issue 13)
   app.route("/api/v1/webhooks", webhookRoutes(deps)); // webhooks: subscriptions
 
   // Cameras, and the media-server auth backend.

@@ -6,6 +6,17 @@ let token = sessionStorage.getItem(KEY) || "";
 /** The current token ("" when signed out). */
 export const getToken = () => token;
 
+// A share link's guest token: memory only, and it stands in for the sign-in token while set.
+let guest = "";
+/** Follows one shared session as a guest (`t`), or stops (""). */
+export const setGuest = (t) => (guest = t);
+/** True while this page is a share link's guest. */
+export const isGuest = () => !!guest;
+/** The bearer the API calls send. */
+export const bearer = () => guest || token;
+/** The REST path of session `id`: a guest's own routes, or the signed-in ones. */
+export const sessionPath = (id) => (guest ? "/api/v1/shared/" : "/api/v1/sessions/") + id;
+
 /** Keeps `t` for this tab only. */
 export function setToken(t) {
   token = t;
@@ -19,7 +30,7 @@ export async function api(path, options = {}) {
     ...(options.body ? { "content-type": "application/json" } : {}),
     ...(options.headers || {}),
   };
-  if (token) headers.authorization = "Bearer " + token;
+  if (bearer()) headers.authorization = "Bearer " + bearer();
   const res = await fetch(path, { ...options, headers });
   const type = res.headers.get("content-type") || "";
   const body = type.includes("json") ? await res.json() : await res.text();
@@ -60,10 +71,9 @@ export function followSession(id, { after = 0, onEvent, onState, onMessage }) {
   const connect = async (again) => {
     if (closed || ended) return;
     try {
-      const { ws_url } = await api("/api/v1/ws/tickets", {
-        method: "POST",
-        body: JSON.stringify({ session: id }),
-      });
+      const { ws_url } = guest
+        ? await api(sessionPath(id) + "/tickets", { method: "POST" })
+        : await api("/api/v1/ws/tickets", { method: "POST", body: JSON.stringify({ session: id }) });
       socket = new WebSocket(ws_url + "&after=" + last);
     } catch (err) {
       return retry(err);
@@ -90,8 +100,8 @@ export function followSession(id, { after = 0, onEvent, onState, onMessage }) {
     onState("polling", last);
     while (!closed && !ended) {
       try {
-        const view = await api(`/api/v1/sessions/${id}?wait=25&after=${last}`);
-        const { events } = await api(`/api/v1/sessions/${id}/events?after=${last}`);
+        const view = await api(`${sessionPath(id)}?wait=25&after=${last}`);
+        const { events } = await api(`${sessionPath(id)}/events?after=${last}`);
         for (const ev of events) deliver({ ...ev.data, type: ev.type, seq: ev.seq, at: ev.at });
         if (view.prompt?.image) {
           deliver({ type: "image", seq: view.seq, prompt: view.prompt.id, image: view.prompt.image });

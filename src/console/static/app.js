@@ -1,5 +1,5 @@
 // The console: sign in, start a flow from a form built from its schema, follow sessions live.
-import { api, followSession, getToken, setToken } from "./api.js";
+import { api, followSession, getToken, isGuest, sessionPath, setGuest, setToken } from "./api.js";
 import { $, el, human } from "./dom.js";
 import { buildForm, readForm } from "./form.js";
 import { liveView } from "./live.js";
@@ -156,6 +156,9 @@ $("#start-form").onsubmit = async (e) => {
 
 async function sessionPage(id) {
   show("session");
+  const guest = isGuest();
+  for (const s of ["#back", "#share", "#control-label", "#control-hint"]) $(s).hidden = guest;
+  $("#share-out").hidden = true;
   const state = { id, view: null, promptId: "", frames: 0, artifacts: null };
   $("#session-id").textContent = id;
   $("#log").replaceChildren();
@@ -163,7 +166,7 @@ async function sessionPage(id) {
   for (const s of ["#prompt", "#outcome", "#artifacts", "#step"]) $(s).replaceChildren();
   let view;
   try {
-    view = await api("/api/v1/sessions/" + id);
+    view = await api(sessionPath(id));
   } catch (err) {
     $("#connection").textContent = "";
     $("#outcome").replaceChildren(el("p", { class: "error", role: "alert" }, err.message));
@@ -190,7 +193,17 @@ async function sessionPage(id) {
       if (s === "reattached") live.reattached();
     },
   });
-  const live = liveView({ send: (m) => follower.send(m), canControl: true });
+  const live = liveView({ send: (m) => follower.send(m), canControl: !guest });
+  $("#share").onclick = async () => {
+    try {
+      const { url, expires_in } = await api(`/api/v1/sessions/${id}/share`, { method: "POST" });
+      $("#share-url").textContent = $("#share-url").href = url;
+      $("#share-ttl").textContent = String(Math.round(expires_in / 60));
+      $("#share-out").hidden = false;
+    } catch (err) {
+      banner(err.message);
+    }
+  };
   $("#cancel").onclick = async () => {
     $("#cancel").disabled = true;
     try {
@@ -265,7 +278,7 @@ function renderStatus({ view }) {
   const pct = view.status === "succeeded" ? 100 : view.progress;
   $("#progress").value = pct;
   $("#progress-text").textContent = pct + "%";
-  $("#cancel").hidden = FINAL.includes(view.status);
+  $("#cancel").hidden = isGuest() || FINAL.includes(view.status);
   $("#cancel").disabled = false;
 }
 
@@ -292,6 +305,28 @@ async function route() {
   leave();
   leave = () => {};
   banner("");
+  // A share link: burn it for a guest token (memory only), and take it out of the address bar.
+  const share = location.hash.match(/^#\/share\/([\w-]{20,200})$/);
+  if (share) {
+    try {
+      const got = await api("/api/v1/shares/redeem", {
+        method: "POST",
+        body: JSON.stringify({ token: share[1] }),
+      });
+      setGuest(got.access_token);
+      history.replaceState(null, "", "#/g/" + got.session_id);
+    } catch (err) {
+      show("session");
+      $("#outcome").replaceChildren(el("p", { class: "error", role: "alert" }, err.message));
+      return;
+    }
+  }
+  const shared = location.hash.match(/^#\/g\/([0-9a-f-]{36})$/);
+  if (shared && isGuest()) {
+    $("#who-line").hidden = true;
+    return await sessionPage(shared[1]);
+  }
+  setGuest("");
   try {
     me = await whoAmI();
   } catch (err) {

@@ -1,6 +1,6 @@
 // The open prompt of a session: its question, its image (replaced in place as frames arrive), the answer
 // form (focused and scrolled into view) and, when flows use the built-in demo, where its codes are.
-import { api } from "./api.js";
+import { api, sessionPath } from "./api.js";
 import { $, el } from "./dom.js";
 
 /** Shows `state.view.prompt` (or nothing); a new prompt is built once, later frames only swap the image. */
@@ -89,7 +89,7 @@ export function renderPrompt(state, settings) {
       const data = Object.fromEntries(new FormData(form));
       const value = p.fields?.length && !p.options?.length ? data : data.value;
       try {
-        await api(`/api/v1/sessions/${state.id}/input`, {
+        await api(`${sessionPath(state.id)}/input`, {
           method: "POST",
           body: JSON.stringify({ prompt: p.id, value }),
         });

@@ -1,5 +1,5 @@
 // Results as tables, artifacts inline (images) or as downloads, failures naming their step.
-import { api, getToken } from "./api.js";
+import { api, bearer, sessionPath } from "./api.js";
 import { el, human } from "./dom.js";
 
 const isPlain = (v) => v === null || typeof v !== "object";
@@ -74,12 +74,12 @@ function imageOf(name, images) {
  * downloads), or null when nothing is left to list.
  */
 export async function loadArtifacts(id, shown = () => false) {
-  const { artifacts } = await api(`/api/v1/sessions/${id}/artifacts`);
+  const { artifacts } = await api(`${sessionPath(id)}/artifacts`);
   const urls = new Map();
   const items = [];
   for (const a of artifacts) {
-    const res = await fetch(`/api/v1/sessions/${id}/artifacts/${encodeURIComponent(a.name)}`, {
-      headers: { authorization: "Bearer " + getToken() },
+    const res = await fetch(`${sessionPath(id)}/artifacts/${encodeURIComponent(a.name)}`, {
+      headers: { authorization: "Bearer " + bearer() },
     });
     if (!res.ok) continue;
     const url = URL.createObjectURL(await res.blob());
