@@ -7,7 +7,8 @@
  * answer, prompt_closed, artifact, result, error, extended); a refused client message gets
  * `{type: "error", seq: null, status, title, detail}`. Client messages: `{type: "start", flow, input}`
  * (on /ws, once), `{type: "input", prompt, value}`, `{type: "cancel"}`, and the live view's `watch`,
- * `unwatch`, `control` (owner only), `pointer`, `key`, `text` (README "Live view and take-over").
+ * `unwatch`, `control` (owner only), `pointer`, `key`, `text` (README "Live view and take-over"). A share
+ * link's guest attaches at /api/v1/shared/:id/ws (ticket: routes/shares.ts): no start, cancel or control.
  */
 import { Hono } from "hono";
 import { upgradeWebSocket } from "hono/deno";
