@@ -258,6 +258,17 @@ export const automationEvents = pgTable("automation_events", {
   at: ts("at").notNull(),
 }, (t) => [primaryKey({ name: "automation_events_pk", columns: [t.sessionId, t.seq] })]);
 
+/** One-time links that let someone without credentials follow one session (issue 13); only the token's hash is kept. */
+export const sessionShares = pgTable("session_shares", {
+  tokenHash: text("token_hash").primaryKey(),
+  sessionId: uuid("session_id").notNull().references(() => automationSessions.id, { onDelete: "cascade" }),
+  createdBy: text("created_by").notNull(),
+  createdAt: ts("created_at").notNull(),
+  expiresAt: ts("expires_at").notNull(),
+  /** Set when the link is opened; a used link never works again. */
+  usedAt: ts("used_at"),
+}, (t) => [index("session_shares_session_idx").on(t.sessionId)]);
+
 /** Files a flow saved for its session (screenshots, PDFs), downloadable by the session's owner. */
 export const automationArtifacts = pgTable("automation_artifacts", {
   sessionId: uuid("session_id").notNull().references(() => automationSessions.id, { onDelete: "cascade" }),

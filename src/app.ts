@@ -15,6 +15,7 @@ import { otpRoutes } from "../routes/otp.ts";
 import { metricsRoutes } from "../routes/metrics.ts";
 import { openApiRoutes } from "../routes/openapi.ts";
 import { sessionRoutes } from "../routes/sessions.ts";
+import { shareRoutes } from "../routes/shares.ts";
 import { webhookRoutes } from "../routes/webhooks.ts";
 import { smartyardRoutes } from "../routes/smartyard/mod.ts";
 import { wsRoutes } from "../routes/ws.ts";
@@ -44,7 +45,7 @@ export function createApp(injected: Deps): Hono<AppEnv> {
   const deps = withAppDefaults(injected);
   const app = new Hono<AppEnv>();
 
-  // ---- newcomer: metrics per route pattern; machine-to-machine hot routes log at debug (counted in metrics)
+  // metrics per route pattern; machine-to-machine hot routes log at debug (counted in metrics)
   const cameraAuth = deps.cameraAuth ?? new CameraAuth(deps);
   const metrics = appMetrics(deps, cameraAuth);
   deps.sms = metrics.countingSms(deps.sms);
@@ -71,7 +72,11 @@ export function createApp(injected: Deps): Hono<AppEnv> {
     await next();
     // Pages (console, demo, docs) may not be framed or sniffed, and leak no referrer.
     if (c.res.headers.get("content-type")?.startsWith("text/html")) {
-      for (const [name, value] of Object.entries(HTML_SECURITY_HEADERS)) c.res.headers.set(name, value);
+      for (const [name, value] of Object.entries(HTML_SECURITY_HEADERS)) {
+        // A page's own policy (the console's) stays; it must forbid framing too.
+        const own = name === "content-security-policy" && c.res.headers.get(name);
+        c.res.headers.set(name, own ? (/frame-ancestors/.test(own) ? own : `${own}; ${value}`) : value);
+      }
     }
   });
   app.use(bodyLimit({
@@ -85,9 +90,9 @@ export function createApp(injected: Deps): Hono<AppEnv> {
   // Web console, health, phone login and sessions. The vehicle app's old socket is `ws://host/`: a root
   // WebSocket upgrade goes to it (routes/legacy/vehicle_socket.ts), any other GET / to the console.
   app.route("/", vehicleRootSocketRoutes(deps));
-  app.route("/", consoleRoutes());
-  app.route("/", openApiRoutes(deps, () => app)); // newcomer: /openapi.json and /docs
-  app.route("/", metricsRoutes(deps, metrics)); // newcomer: /metrics
+  app.route("/", consoleRoutes(deps));
+  app.route("/", openApiRoutes(deps, () => app)); // /openapi.json and /docs
+  app.route("/", metricsRoutes(deps, metrics)); // /metrics
   app.route("/health", healthRoutes(deps));
   app.route("/api/v1/otp", otpRoutes(deps));
   app.route("/api/v1", authRoutes(deps));
@@ -104,6 +109,7 @@ export function createApp(injected: Deps): Hono<AppEnv> {
   app.route("/", wsRoutes(deps));
   app.route("/api/v1/flows", flowRoutes(deps));
   app.route("/api/v1/sessions", sessionRoutes(deps));
+  app.route("/", shareRoutes(deps)); // share links and their guests (issue 13)
   app.route("/api/v1/webhooks", webhookRoutes(deps)); // webhooks: subscriptions
 
   // Cameras, and the media-server auth backend.

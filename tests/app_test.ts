@@ -122,7 +122,9 @@ Deno.test("GET / serves the web console", async () => {
   assert.match(res.headers.get("content-type")!, /text\/html/);
   const html = await res.text();
   assert.match(html, /gatehouse console/);
-  assert.match(html, /\/api\/v1\/otp\/request/);
+  // The page's modules talk only to the public API (sign-in is in app.js).
+  const api = await (await t.app.request("/console/app.js")).text();
+  assert.match(api, /\/api\/v1\/otp\/request/);
 });
 
 Deno.test("HTML answers carry nosniff, no framing and no referrer", async () => {

@@ -1,68 +1,81 @@
 import assert from "node:assert/strict";
-import puppeteer from "puppeteer-core";
-import { builtinFlows } from "../src/automation/flows/mod.ts";
-import { type Automation, createAutomation } from "../src/automation/mod.ts";
-import { BrowserPool, CHROME_FLAGS, findChrome } from "../src/automation/pool.ts";
-import { DEMO_LOGIN } from "../src/demo/mod.ts";
-import { createLogger } from "../src/log.ts";
-import { testApp } from "./helpers.ts";
+import {
+  assertNoOverflow,
+  consoleRig,
+  demoSmsCode,
+  DESKTOP,
+  PHONE,
+  shot,
+  startFlow,
+  waitStatus,
+} from "./console_fixtures.ts";
 
-Deno.test({
-  name: "the web console logs a person in by phone code, runs vehicle-lookup and takes the 2FA answer",
-  // Real clock: the portal's codes and the browser run on wall time.
-  async fn() {
-    const pool = new BrowserPool({ log: createLogger("silent") });
-    let automation!: Automation;
-    let fetcher: (req: Request) => Response | Promise<Response> = () => new Response(null, { status: 503 });
-    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => fetcher(req));
-    const base = `http://127.0.0.1:${server.addr.port}`;
-    const t = await testApp({
-      deps: (deps) => {
-        automation = createAutomation({ ...deps, clock: { now: () => new Date() } }, {
-          flows: builtinFlows,
-          pool,
-          portalUrl: `${base}/demo`,
-          secrets: { "vehicle-lookup": { ...DEMO_LOGIN } }, // as main.ts gives flows pointed at the demo
-        });
-        return { automation, clock: { now: () => new Date() } };
-      },
-    });
-    fetcher = t.app.fetch;
-    const viewer = await puppeteer.launch({
-      executablePath: await findChrome(), // the Chromium the pool would launch
-      args: CHROME_FLAGS,
-    });
-    try {
-      const page = await viewer.newPage();
-      await page.goto(`${base}/`);
-      await page.type("#phone-form input[name=phone]", "+36201234567");
-      await page.click("#phone-form button");
-      await page.waitForSelector("#code-form:not([hidden])");
-      await page.type("#code-form input[name=code]", t.sms.lastCode("+36201234567"));
-      await page.click("#code-form button");
-      await page.waitForFunction(`document.querySelector("#who")?.textContent === "+36201234567"`);
-      await page.waitForSelector("#flow option[value=vehicle-lookup]");
-      await page.select("#flow", "vehicle-lookup");
-      await page.$eval("#input", (e) => (e as unknown as { value: string }).value = '{"plate":"ABC123"}');
-      await page.click("#start-form button");
-      // The 2FA prompt appears; the person reads the code off "their phone" (the demo's debug view).
-      await page.waitForSelector("#answer input[name=value]", { timeout: 30_000 });
-      const debug = await (await fetch(`${base}/demo/_debug`)).json();
-      await page.type("#answer input[name=value]", debug.sms.at(-1).code);
-      await page.click("#answer button");
-      await page.waitForFunction(`document.querySelector("#status")?.textContent === "succeeded"`, {
-        timeout: 60_000,
-      });
-      const outcome = await page.$eval("#outcome", (e) => e.textContent ?? "");
-      assert.match(outcome, /BENTLEY/);
-      const log = await page.$eval("#log", (e) => e.textContent ?? "");
-      assert.match(log, /progress/);
-    } finally {
-      await viewer.close();
-      await automation.close();
-      await pool.close();
-      await t.db.close();
-      await server.shutdown();
-    }
-  },
-});
+// These callbacks run in the browser; Deno's type-check has no DOM (a lib="dom" reference would change
+// WebSocket's types for every test checked with this one).
+// deno-lint-ignore no-explicit-any
+type Dom = any;
+declare const document: Dom;
+
+for (const [size, viewport] of [["desktop", DESKTOP], ["phone", PHONE]] as const) {
+  Deno.test(`console (${size}): phone sign-in, vehicle-lookup from its schema form, focused 2FA prompt, result table and photos`, async () => {
+    await using rig = await consoleRig();
+    const page = await rig.open(viewport);
+    await page.type("#phone", "+36201234567");
+    await page.click("#phone-form button");
+    await page.waitForSelector("#code-form:not([hidden])");
+    await page.type("#code", rig.t.sms.lastCode("+36201234567"));
+    await page.click("#code-form button");
+    await page.waitForFunction(() => document.querySelector("#who")?.textContent === "+36201234567");
+
+    // The form comes from input_schema: vehicle-lookup has one required text field, `plate`.
+    await page.waitForSelector("#flow option[value=vehicle-lookup]");
+    await page.select("#flow", "vehicle-lookup");
+    const fields = await page.$$eval(
+      "#fields input, #fields select, #fields textarea",
+      (els) =>
+        els.map((e) => {
+          const input = e as unknown as {
+            name: string;
+            required: boolean;
+            id: string;
+            labels: { length: number };
+          };
+          return { name: input.name, required: input.required, labelled: input.labels.length > 0 };
+        }),
+    );
+    assert.deepEqual(fields, [{ name: "plate", required: true, labelled: true }]);
+    await shot(page, `start-${size}`);
+    await startFlow(page, "vehicle-lookup", { plate: "ABC123" });
+
+    // The 2FA prompt is focused (so it is in view), with the demo hint naming where the code is.
+    await page.waitForSelector("#answer input[name=value]");
+    await page.waitForFunction(() => document.activeElement?.getAttribute("name") === "value");
+    assert.match(await page.$eval("#prompt", (e) => e.textContent ?? ""), /\/demo\/_debug/);
+    await shot(page, `prompt-${size}`);
+    await page.keyboard.type(await demoSmsCode(rig.base));
+    await page.keyboard.press("Enter");
+
+    await waitStatus(page, "succeeded");
+    await page.waitForSelector("#outcome table");
+    assert.equal(await page.$eval("#progress", (e) => (e as unknown as { value: number }).value), 100);
+    const result = await page.$eval("#outcome", (e) => e.textContent ?? "");
+    assert.match(result, /BENTLEY/);
+    assert.doesNotMatch(result, /[{}"]/, "no raw JSON in the result");
+    // The photos: inspection images shown inline from the artifacts API, loaded.
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll("#outcome img, #artifacts img")].some((i) =>
+        i.complete && i.naturalWidth > 0
+      )
+    );
+    const photos = await page.$$eval("#outcome img", (imgs) => imgs.map((i) => i.getAttribute("alt")));
+    assert.ok(photos.length >= 1 && photos.every((a) => /^photo-\d+\.\w+$/.test(a ?? "")), String(photos));
+    // Every stored event is in the log exactly once.
+    const seqs = await page.$$eval("#log li", (lis) => lis.map((li) => Number(li.dataset.seq)));
+    const stored = await rig.automation.sessions.events(
+      await page.evaluate(() => location.hash.slice(4)),
+    );
+    assert.deepEqual(seqs, stored.map((e) => e.seq));
+    await assertNoOverflow(page, "the result");
+    await shot(page, `result-${size}`);
+  });
+}

@@ -87,6 +87,7 @@ export class LiveSession implements AsyncDisposable {
   #seq = 1;
   #data: Record<string, unknown> = {};
   #lease?: Lease;
+  #page?: Page;
   #prompt?: OpenPrompt;
   #chain: Promise<unknown> = Promise.resolve();
   #finishing?: Promise<void>;
@@ -121,6 +122,11 @@ export class LiveSession implements AsyncDisposable {
   /** The browser generation it runs in, once it has a context. */
   get generation(): number | undefined {
     return this.#lease?.generation;
+  }
+
+  /** The browser tab the flow drives, while it runs (the live view streams it). */
+  get page(): Page | undefined {
+    return this.final ? undefined : this.#page;
   }
 
   /** The open prompt (view and latest image), if any. */
@@ -159,7 +165,7 @@ export class LiveSession implements AsyncDisposable {
         return;
       }
       this.#lease = lease;
-      page = await lease.context.newPage();
+      page = this.#page = await lease.context.newPage();
       page.setDefaultTimeout(env.stepTimeoutMs);
     } catch (err) {
       if (this.final) return;

@@ -2,6 +2,7 @@
 import { ServiceUnavailableError } from "../errors.ts";
 import type { Flow } from "./flow.ts";
 import { EventHub } from "./hub.ts";
+import { LiveView } from "./live_view.ts";
 import { BrowserPool } from "./pool.ts";
 import { Reaper } from "./reaper.ts";
 import { SessionRelay } from "./relay.ts";
@@ -17,6 +18,8 @@ export interface Automation extends AsyncDisposable {
   sessions: SessionService;
   pool: BrowserPool;
   reaper: Reaper;
+  /** Screencasts of running sessions' tabs, and take-over (issue 13). */
+  liveView: LiveView;
   /** Ends the sessions, stops the reaper and closes the pool (if it owns it). */
   close(): Promise<void>;
 }
@@ -85,7 +88,8 @@ export function createAutomation(deps: AutomationDeps, options: AutomationOption
       await commands?.[Symbol.asyncDispose]();
       if (ownPool) await pool.close();
     })();
-  return { sessions, pool, reaper, close, [Symbol.asyncDispose]: close };
+  const liveView = new LiveView((id) => sessions.page(id), log);
+  return { sessions, pool, reaper, liveView, close, [Symbol.asyncDispose]: close };
 }
 
 /** The automation service, or a 503 when this server runs without it. */

@@ -3,6 +3,7 @@
  * per running session, with its state machine) and the follower (replay, then live). Routes and the
  * legacy adapters use only this.
  */
+import type { Page } from "puppeteer-core";
 import type { Deps } from "../deps.ts";
 import { ConflictError, NotFoundError, ServiceUnavailableError } from "../errors.ts";
 import { Follower, type FollowOptions } from "./follow.ts";
@@ -116,6 +117,11 @@ export class SessionService implements AsyncDisposable {
   /** The session `id` with its open prompt and image; 404 when it does not exist. */
   async get(id: string): Promise<SessionView> {
     return toView(await this.#store.row(id), true, this.#live.get(id)?.openPrompt);
+  }
+
+  /** The browser tab of `id` while this instance runs it (for the live view). */
+  page(id: string): Page | undefined {
+    return this.#live.get(id)?.page;
   }
 
   /** Sessions, newest first, filtered by owner, status, flow or ids (one query). */

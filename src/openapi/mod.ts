@@ -27,6 +27,7 @@ const otherSecurity: Record<OtherAuth, Json[]> = {
   ws_ticket: [{ wsTicket: [] }, { userToken: [] }],
   smartyard_token: [{ smartyardToken: [] }],
   bank_callback: [],
+  share_guest: [{ guestToken: [] }],
 };
 const authNotes: Record<OtherAuth, string> = {
   none: "No authentication.",
@@ -35,6 +36,8 @@ const authNotes: Record<OtherAuth, string> = {
   ws_ticket: "A one-use `ticket` query parameter (POST /api/v1/ws/tickets) or a Bearer access token.",
   smartyard_token: "The SmartYard app's Bearer token (from confirmCode).",
   bank_callback: "Sberbank's callback, checked by its checksum.",
+  share_guest:
+    "The guest token a share link was redeemed for (POST /api/v1/shares/redeem), for its one session.",
 };
 
 /** Shared sub-schemas, hoisted into components.schemas so every $ref resolves (reset per document). */
@@ -202,6 +205,11 @@ export function openApiDocument(app: Pick<Hono, "routes">, options: { smartyardP
         cameraToken: { type: "apiKey", in: "query", name: "token", description: "A camera token" },
         wsTicket: { type: "apiKey", in: "query", name: "ticket", description: "A one-use WebSocket ticket" },
         smartyardToken: { type: "http", scheme: "bearer", description: "A SmartYard app token" },
+        guestToken: {
+          type: "http",
+          scheme: "bearer",
+          description: "A share link's guest token (one session)",
+        },
       },
       schemas: {
         ...hoisted,

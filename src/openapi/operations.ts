@@ -11,7 +11,8 @@ export type OtherAuth =
   | "camera_token"
   | "ws_ticket"
   | "smartyard_token"
-  | "bank_callback";
+  | "bank_callback"
+  | "share_guest";
 
 /** What the table says about one operation. */
 export interface OperationInfo {
@@ -28,6 +29,11 @@ export function operationTable(sy = "/api/"): Record<string, OperationInfo> {
   const app = (summary: string, auth: OtherAuth = "smartyard_token") => ({ summary, auth, ...L });
   return {
     "GET /": { summary: "The web console (HTML)", auth: "none" },
+    "GET /console/settings.json": {
+      summary: "The console's settings (demo hints, share-link lifetime)",
+      auth: "none",
+    },
+    "GET /console/:file": { summary: "The console's static ES modules and stylesheet", auth: "none" },
     "GET /health": { summary: "Liveness", auth: "none" },
     "GET /health/detailed": { summary: "Readiness: database reachability and latency", auth: "none" },
     "GET /openapi.json": { summary: "This OpenAPI 3.1 document", auth: "none" },
@@ -74,6 +80,24 @@ export function operationTable(sy = "/api/"): Record<string, OperationInfo> {
     },
     "GET /api/v1/webhooks/:id/deliveries": { summary: "A subscription's messages and their attempts" },
     "POST /api/v1/webhooks/:id/deliveries/:delivery_id/retry": { summary: "Deliver a message again" },
+    // share links: one-time, expiring; the guest token they give reaches one session
+    "POST /api/v1/sessions/:id/share": {
+      summary: "Make a one-time share link for a session (owner or admin)",
+    },
+    "POST /api/v1/shares/redeem": { summary: "Burn a share link for a guest token", auth: "none" },
+    "GET /api/v1/shared/:id": { summary: "The shared session (long-poll with after)", auth: "share_guest" },
+    "GET /api/v1/shared/:id/events": { summary: "The shared session's events (SSE)", auth: "share_guest" },
+    "POST /api/v1/shared/:id/input": { summary: "Answer the shared session's prompt", auth: "share_guest" },
+    "GET /api/v1/shared/:id/artifacts": { summary: "The shared session's artifacts", auth: "share_guest" },
+    "GET /api/v1/shared/:id/artifacts/:name": {
+      summary: "One artifact of the shared session",
+      auth: "share_guest",
+    },
+    "POST /api/v1/shared/:id/tickets": { summary: "A ticket for the guest's WebSocket", auth: "share_guest" },
+    "GET /api/v1/shared/:id/ws": {
+      summary: "WebSocket: follow (and live-view) the shared session",
+      auth: "ws_ticket",
+    },
     "GET /ws": { summary: "WebSocket: start and follow sessions", auth: "ws_ticket" },
     "GET /api/v1/sessions/:id/ws": { summary: "WebSocket: follow one session", auth: "ws_ticket" },
     "GET /api/v1/flows": { summary: "Flows sessions can run, with their input schemas" },
