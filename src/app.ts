@@ -25,6 +25,7 @@ import { type Deps, withAppDefaults } from "./deps.ts";
 import { NotFoundError, PayloadTooLargeError, problemResponse, toProblem } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
 import { appMetrics, QUIET_ROUTES, routeOf } from "./app_metrics.ts";
+import { mediaAuthFastPath } from "./cameras/fast_path.ts";
 
 /** Headers of every HTML answer. */
 const HTML_SECURITY_HEADERS = {
@@ -137,5 +138,10 @@ export function createApp(injected: Deps): Hono<AppEnv> {
     }
     return problemResponse(problem, headers);
   });
+  // The Flussonic play check is answered before the router (src/cameras/fast_path.ts): same decision,
+  // metrics and logs, a fraction of the per-request cost.
+  const fast = mediaAuthFastPath(deps, cameraAuth, metrics);
+  const routed = app.fetch;
+  app.fetch = (req, ...rest) => fast(req) ?? routed(req, ...rest);
   return app;
 }
