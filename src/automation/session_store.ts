@@ -2,12 +2,27 @@
  * Every read and write of automation sessions, their ordered events and their artifacts: the only module
  * with SQL for them. Works the same on PGlite and Postgres, and needs no browser.
  */
-import { and, asc, desc, eq, getTableColumns, gt, inArray, sql } from "drizzle-orm";
+import {
+  and,
+  asc,
+  count,
+  desc,
+  eq,
+  getTableColumns,
+  gt,
+  inArray,
+  isNull,
+  lte,
+  or,
+  type SQL,
+  sql,
+} from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
 import { automationArtifacts, automationEvents, automationSessions } from "../../db/schema.ts";
 import type { Clock } from "../clock.ts";
 import { NotFoundError } from "../errors.ts";
 import type { SessionEvent } from "./hub.ts";
+import { QUEUE_LOCK_KEY } from "./session_queue.ts";
 import { ACTIVE_STATUSES, type SessionStatus } from "./status.ts";
 import type { ArtifactInfo, SessionRow } from "./view.ts";
 
@@ -70,7 +85,11 @@ export class SessionStore {
     this.#outbox = deps.outbox;
   }
 
-  /** Stores a new queued session and its first event (`status: queued`, seq 1). */
+  /**
+   * Stores a new queued session and its first event (`status: queued`, seq 1). With `admit`, admissions are
+   * serialised service-wide (a transaction advisory lock) and `admit` sees how many sessions wait
+   * unclaimed, so it can refuse (throw) before the row exists.
+   */
   async create(row: {
     id: string;
     owner: string;
@@ -79,8 +98,15 @@ export class SessionStore {
     webhookUrl: string | null;
     createdAt: Date;
     expiresAt: Date;
-  }): Promise<void> {
+    promptTimeoutS?: number | null;
+    sealedInput?: string | null;
+  }, admit?: (queued: number) => void): Promise<void> {
     await this.#db.transaction(async (tx) => {
+      if (admit) {
+        await tx.execute(sql`select pg_advisory_xact_lock(${QUEUE_LOCK_KEY})`);
+        const [{ n }] = await tx.select({ n: count() }).from(automationSessions).where(UNCLAIMED);
+        admit(Number(n));
+      }
       await tx.insert(automationSessions).values({
         ...row,
         status: "queued",
@@ -95,6 +121,81 @@ export class SessionStore {
         at: row.createdAt,
       });
     });
+  }
+
+  /**
+   * placement: claims up to `limit` of the oldest unclaimed queued sessions for `instance`, skipping rows
+   * another instance is claiming (`FOR UPDATE SKIP LOCKED`); returns them oldest first.
+   */
+  async claim(instance: string, limit: number): Promise<SessionRow[]> {
+    if (limit <= 0) return [];
+    // A materialised CTE: an IN (subquery … FOR UPDATE) may be re-run per row and claim more than `limit`.
+    const result = await this.#db.execute(sql`
+      with oldest as materialized (
+        select id from automation_sessions
+         where status = 'queued' and instance is null
+           and expires_at > ${this.#clock.now().toISOString()}::timestamptz
+         order by created_at, id limit ${limit}
+           for update skip locked)
+      update automation_sessions s set instance = ${instance} from oldest where s.id = oldest.id
+      returning s.id`);
+    const ids = ((Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { id: string }[])
+      .map((r) => r.id);
+    if (!ids.length) return [];
+    const rows = await this.#db.select().from(automationSessions).where(inArray(automationSessions.id, ids));
+    return rows.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id));
+  }
+
+  /** placement: hands the queued sessions `instance` claimed but did not start (or `ids` of them) back. */
+  async release(instance: string, ids?: string[]): Promise<number> {
+    if (ids && !ids.length) return 0;
+    const rows = await this.#db.update(automationSessions).set({ instance: null })
+      .where(and(
+        eq(automationSessions.status, "queued"),
+        eq(automationSessions.instance, instance),
+        ids ? inArray(automationSessions.id, ids) : undefined,
+      )).returning({ id: automationSessions.id });
+    return rows.length;
+  }
+
+  /** placement: queued sessions claimed by an instance not in `alive` go back to the queue. */
+  async releaseOrphans(alive: string[]): Promise<number> {
+    const rows = await this.#db.update(automationSessions).set({ instance: null })
+      .where(and(eq(automationSessions.status, "queued"), notAlive(alive)))
+      .returning({ id: automationSessions.id });
+    return rows.length;
+  }
+
+  /** cluster: ids of the instances connected to this Postgres now (their connections' application_name). */
+  async liveInstances(): Promise<string[]> {
+    const result = await this.#db.execute(sql`
+      select distinct substr(application_name, ${INSTANCE_TAG.length + 1}) as id from pg_stat_activity
+       where application_name like ${INSTANCE_TAG + "%"}`);
+    const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
+  /** 1-based place of queued session `row` in the global queue (0 when it is not waiting unclaimed). */
+  async queuePosition(row: Pick<SessionRow, "id" | "status" | "instance" | "createdAt">): Promise<number> {
+    if (row.status !== "queued" || row.instance) return 0;
+    const [{ n }] = await this.#db.select({ n: count() }).from(automationSessions).where(and(
+      UNCLAIMED,
+      or(
+        sql`${automationSessions.createdAt} < ${row.createdAt.toISOString()}::timestamptz`,
+        and(eq(automationSessions.createdAt, row.createdAt), lte(automationSessions.id, row.id)),
+      ),
+    ));
+    return Number(n);
+  }
+
+  /** Unclaimed queued sessions past their deadline, with their lifetime in seconds (the reaper ends them). */
+  async expiredQueued(): Promise<{ id: string; lifetimeS: number }[]> {
+    const rows = await this.#db.select({
+      id: automationSessions.id,
+      createdAt: automationSessions.createdAt,
+      expiresAt: automationSessions.expiresAt,
+    }).from(automationSessions).where(and(UNCLAIMED, lte(automationSessions.expiresAt, this.#clock.now())));
+    return rows.map((r) => ({ id: r.id, lifetimeS: (r.expiresAt.getTime() - r.createdAt.getTime()) / 1000 }));
   }
 
   /** The row of `id` (with its prompt image); 404 when there is none. */
@@ -236,7 +337,15 @@ export class SessionStore {
    * `status` event to each and returns their ids. `ids` unset means every active session.
    */
   async endActive(
-    options: { status: SessionStatus; error: string | null; ids?: string[] },
+    options: {
+      status: SessionStatus;
+      error: string | null;
+      ids?: string[];
+      /** Only sessions waiting unclaimed in the queue (a claim racing the end wins or loses cleanly). */
+      unclaimed?: boolean;
+      /** Only sessions whose instance is not in this list (see orphanFilter). */
+      orphansOf?: string[];
+    },
   ): Promise<string[]> {
     const at = sql`${this.#clock.now().toISOString()}::timestamptz`;
     const active = sql.join(ACTIVE_STATUSES.map((s) => sql`${s}`), sql`, `);
@@ -245,6 +354,8 @@ export class SessionStore {
       ? sql`and id in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})`
       : sql``;
     if (ids && !ids.length) return [];
+    const unclaimed = options.unclaimed ? sql`and status = 'queued' and instance is null` : sql``;
+    const orphans = options.orphansOf ? sql`and ${orphanFilter(options.orphansOf)}` : sql``;
     const statusEvent = JSON.stringify({
       status: options.status,
       ...(options.error ? { error: options.error } : {}),
@@ -259,8 +370,10 @@ export class SessionStore {
       with ended as (
         update automation_sessions
            set status = ${options.status}, error = ${options.error}, prompt = null, prompt_image = null,
-               seq = seq + ${options.error ? 2 : 1}, finished_at = ${at}, updated_at = ${at}
-         where status in (${active}) ${only}
+               sealed_input = null, seq = seq + ${
+        options.error ? 2 : 1
+      }, finished_at = ${at}, updated_at = ${at}
+         where status in (${active}) ${only} ${unclaimed} ${orphans}
         returning id, seq
       ), events as (
         insert into automation_events (session_id, seq, type, data, at)
@@ -289,4 +402,31 @@ export class SessionStore {
     if (queued) outbox.written();
     return endedIds;
   }
+}
+
+/** cluster: the application_name prefix of an instance's Postgres connections (`gatehouse:<instance id>`). */
+export const INSTANCE_TAG = "gatehouse:";
+
+/** Queued and not claimed by any instance: waiting in the global queue. */
+const UNCLAIMED = and(eq(automationSessions.status, "queued"), isNull(automationSessions.instance));
+
+/** Claimed by an instance that is not in `alive`. */
+function notAlive(alive: string[]): SQL {
+  const claimed = sql`${automationSessions.instance} is not null`;
+  return alive.length
+    ? sql`${claimed} and ${automationSessions.instance} not in (${
+      sql.join(alive.map((a) => sql`${a}`), sql`, `)
+    })`
+    : claimed;
+}
+
+/**
+ * Active sessions no live instance can go on with: started (running, waiting) by an instance not in
+ * `alive` (or by none: rows from before placement), or queued without their sealed input (ditto).
+ */
+function orphanFilter(alive: string[]): SQL {
+  const gone = alive.length
+    ? sql`(instance is null or instance not in (${sql.join(alive.map((a) => sql`${a}`), sql`, `)}))`
+    : sql`true`;
+  return sql`((status <> 'queued' and ${gone}) or (status = 'queued' and sealed_input is null))`;
 }
