@@ -74,7 +74,9 @@ export function sessionRoutes(deps: Deps) {
         const { wait, after } = c.req.valid("query");
         const id = c.req.param("id");
         let view = await visibleSession(deps, c.get("principal"), id);
-        if (wait) view = await sessions().waitForEvent(id, after ?? view.seq, wait * 1000, c.req.raw.signal);
+        // shutdown: a long-poll answers at once when the server drains (the client polls another instance)
+        const signal = deps.drain ? AbortSignal.any([c.req.raw.signal, deps.drain.signal]) : c.req.raw.signal;
+        if (wait) view = await sessions().waitForEvent(id, after ?? view.seq, wait * 1000, signal);
         return c.json(view);
       },
     )
@@ -129,9 +131,12 @@ export function sessionRoutes(deps: Deps) {
           write(() => stream.writeSSE({ event: "logged_out", data: JSON.stringify({ type: "logged_out" }) }));
           write(() => Promise.resolve(end()));
         });
+        // shutdown: the stream ends; EventSource reconnects (to another instance) with Last-Event-ID
+        const undrain = deps.drain?.watch(() => write(() => Promise.resolve(end())));
         try {
           await ended;
         } finally {
+          undrain?.();
           unwatch?.();
           off();
           clearInterval(heartbeat);

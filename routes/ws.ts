@@ -108,7 +108,7 @@ function socketEvents(
       },
       close: () => off?.(),
     };
-  }, { logout: logoutWatch(deps, principal) });
+  }, { logout: logoutWatch(deps, principal), drain: deps.drain });
 }
 
 /** Socket routes, mounted at the root: /ws, /api/v1/sessions/:id/ws and the ticket route. */

@@ -1,4 +1,5 @@
 /** Everything the app needs, built once by main.ts (or by a test) and injected into createApp. */
+import { Drain } from "./drain.ts";
 import type { Db } from "../db/client.ts";
 import type { JwtKeys } from "./auth/jwt.ts";
 import { LoginSessions } from "./auth/login_cache.ts";
@@ -33,10 +34,12 @@ export interface Deps {
   claimLocks?: KeyedMutex;
   /** cluster: login sessions in memory (revocations arrive by broadcast); createApp makes a local one when absent. */
   logins?: LoginSessions;
+  /** Shutdown: closes sockets (1001), ends SSE streams and long-polls; createApp makes one when absent. */
+  drain?: Drain;
 }
 
 /** Deps with the per-app objects filled in: what createApp hands the route modules. */
-export type AppDeps = Deps & Required<Pick<Deps, "startedAt" | "claimLocks" | "logins">>;
+export type AppDeps = Deps & Required<Pick<Deps, "startedAt" | "claimLocks" | "logins" | "drain">>;
 
 /** `deps` with every per-app object main.ts (or a test) did not inject made fresh, once per app. */
 export function withAppDefaults(deps: Deps): AppDeps {
@@ -45,5 +48,6 @@ export function withAppDefaults(deps: Deps): AppDeps {
     startedAt: deps.startedAt ?? performance.now(),
     claimLocks: deps.claimLocks ?? new KeyedMutex(),
     logins: deps.logins ?? new LoginSessions(deps),
+    drain: deps.drain ?? new Drain(),
   };
 }

@@ -254,6 +254,11 @@ export class SessionService implements AsyncDisposable {
     return await this.get(id);
   }
 
+  /** Shutdown, first step: claims nothing more and hands queued sessions claimed here back to the queue. */
+  drain(): Promise<void> {
+    return this.#placement.close();
+  }
+
   /** placement: claims queued sessions for this instance's free slots (a queue notice arrived). */
   claimQueued(): void {
     this.#placement.claim();
