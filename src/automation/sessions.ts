@@ -11,6 +11,7 @@ import { EventHub, type SessionEvent, type SessionListener } from "./hub.ts";
 import { type LiveEnv, LiveSession } from "./live_session.ts";
 import { CommandSeal, type SessionCommand } from "./commands.ts";
 import { Placement } from "./placement.ts";
+import { claimedInit, reportEnded } from "./claimed.ts";
 import type { BrowserPool } from "./pool.ts";
 import { BROWSER_CRASHED, parseFlowInput, redactInput } from "./runtime.ts";
 import { type SessionFilter, type SessionOutbox, SessionStore } from "./session_store.ts";
@@ -319,30 +320,17 @@ export class SessionService implements AsyncDisposable {
 
   /** placement: runs a row this instance claimed; one it cannot run (unknown flow, unreadable input) fails. */
   #runClaimed(row: SessionRow): void {
-    const flow = this.#flows.get(row.flow);
-    let input: unknown;
+    let live: LiveSession;
     try {
-      if (!flow) throw new Error(`this instance has no flow "${row.flow}"`);
-      input = row.sealedInput ? this.#seal.open(row.sealedInput) : row.input;
+      live = new LiveSession(this.#env, claimedInit(row, this.#flows, this.#seal));
     } catch (err) {
-      const error = `Cannot start session: ${err instanceof Error ? err.message : err}`;
+      const error = err instanceof Error ? err.message : String(err);
       this.#placement.slots.remove(row.id);
       void this.#store.endActive({ status: "failed", error, ids: [row.id] })
         .then((ids) => this.#endedInDb(ids, "failed", error))
         .catch((e) => this.#deps.log.error("placement: failing a session failed", { error: e }));
       return;
     }
-    const live = new LiveSession(this.#env, {
-      id: row.id,
-      owner: row.owner,
-      flow: flow!,
-      input,
-      webhookUrl: row.webhookUrl ?? undefined,
-      createdAt: row.createdAt.getTime(),
-      lifetimeS: (row.expiresAt.getTime() - row.createdAt.getTime()) / 1000,
-      promptTimeoutS: row.promptTimeoutS ?? undefined,
-      seq: row.seq,
-    });
     this.#live.set(live.id, live);
     void live.run();
   }
@@ -354,16 +342,9 @@ export class SessionService implements AsyncDisposable {
     return ids.length > 0;
   }
 
-  /** Tells followers (here, and elsewhere through the relay) and listeners about sessions ended in SQL. */
-  async #endedInDb(ids: string[], status: SessionStatus, error: string | null): Promise<void> {
-    for (const id of ids) {
-      const events = await this.#store.events(id);
-      for (const event of events) this.#hub.publish(id, event);
-      const row = await this.#store.row(id);
-      const data = { status, ...(error ? { error } : {}) };
-      this.#emitFor(id, row.flow, row.seq, "session.status", data);
-      this.#emitFor(id, row.flow, row.seq, "session.finished", data);
-    }
+  #endedInDb(ids: string[], status: SessionStatus, error: string | null): Promise<void> {
+    const emit = this.#emitFor.bind(this);
+    return reportEnded({ store: this.#store, hub: this.#hub }, emit, { ids, status, error });
   }
 
   /** Emits a domain event (deps.events); webhooks go through the outbox the store writes. */
