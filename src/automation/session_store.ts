@@ -188,6 +188,30 @@ export class SessionStore {
     return Number(n);
   }
 
+  /** Gives a session waiting unclaimed in the queue `seconds` more (an `extended` event); null when it is not. */
+  async extendQueued(id: string, seconds: number): Promise<SessionEvent | null> {
+    if (!isSessionId(id)) return null;
+    const now = this.#clock.now();
+    return await this.#db.transaction(async (tx) => {
+      const [row] = await tx.update(automationSessions).set({
+        expiresAt: sql`${automationSessions.expiresAt} + make_interval(secs => ${seconds})`,
+        seq: sql`${automationSessions.seq} + 1`,
+        updatedAt: now,
+      }).where(and(eq(automationSessions.id, id), UNCLAIMED))
+        .returning({ seq: automationSessions.seq, expiresAt: automationSessions.expiresAt });
+      if (!row) return null;
+      const data = { expires_at: row.expiresAt.toISOString() };
+      await tx.insert(automationEvents).values({
+        sessionId: id,
+        seq: row.seq,
+        type: "extended",
+        data,
+        at: now,
+      });
+      return { seq: row.seq, type: "extended", data, at: now.toISOString() };
+    });
+  }
+
   /** Unclaimed queued sessions past their deadline, with their lifetime in seconds (the reaper ends them). */
   async expiredQueued(): Promise<{ id: string; lifetimeS: number }[]> {
     const rows = await this.#db.select({

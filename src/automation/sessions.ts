@@ -251,7 +251,9 @@ export class SessionService implements AsyncDisposable {
   /** Gives `id` `seconds` more to live (its session deadline and its open prompt's deadline). */
   async extend(id: string, seconds: number): Promise<SessionView> {
     const s = Math.max(1, Math.min(Math.floor(seconds), this.#deps.config.SESSION_MAX_S));
-    await (await this.#running(id, "extend", { op: "extend", seconds: s }))?.extend(s);
+    const queued = this.#live.has(id) ? null : await this.#store.extendQueued(id, s); // waiting in the queue
+    if (queued) this.#hub.publish(id, queued);
+    else await (await this.#running(id, "extend", { op: "extend", seconds: s }))?.extend(s);
     return await this.get(id);
   }
 
