@@ -13,7 +13,7 @@ import type { Deps } from "./deps.ts";
 import { EventBus } from "./events.ts";
 import { KeyedMutex } from "./keyed_mutex.ts";
 import { Drain } from "./drain.ts";
-import { SessionStore } from "./automation/session_store.ts";
+import { QueueStore } from "./automation/queue_store.ts";
 import { Resources } from "./lifecycle.ts";
 import { BufferedStdout, createLogger } from "./log.ts";
 import { smsFromConfig } from "./otp/sms.ts";
@@ -105,7 +105,7 @@ async function main() {
   const webhookWorker = resources.add("webhook worker", createWebhookWorker(deps).start(), (w) => w.close());
   const outbox = sessionOutbox(config, () => webhookWorker.kick());
   // cluster: only sessions of instances that are gone (on PGlite, the one process is this one)
-  const alive = database.kind === "postgres" ? await new SessionStore(deps).liveInstances() : [instance];
+  const alive = database.kind === "postgres" ? await new QueueStore(deps).liveInstances() : [instance];
   await markInterrupted(deps, { outbox, alive });
   // Flows pointed at the built-in demo portal log in as demo/demo unless FLOW_SECRETS says otherwise.
   const demoLogins = config.DEMO_PORTAL && !config.PORTAL_BASE_URL

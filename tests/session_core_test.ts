@@ -177,24 +177,28 @@ Deno.test("placement: claims take the oldest unclaimed sessions once, release ha
     createdAt: now,
     expiresAt: new Date(now.getTime() + 60_000),
   }, (queued) => assert.equal(queued, 1));
-  assert.equal(await s.store.queuePosition(await s.store.row(second)), 2);
-  const [a, b] = await Promise.all([s.store.claim("A", 1), s.store.claim("B", 1)]);
+  assert.equal(await s.store.queue.queuePosition(await s.store.row(second)), 2);
+  const [a, b] = await Promise.all([s.store.queue.claim("A", 1), s.store.queue.claim("B", 1)]);
   assert.deepEqual([...a, ...b].map((r) => r.id).sort(), [s.id, second].sort(), "each row claimed once");
-  assert.equal(await s.store.queuePosition(await s.store.row(second)), 0, "claimed: out of the line");
-  assert.equal(await s.store.release("A"), 1);
-  assert.equal(await s.store.releaseOrphans(["A"]), 1, "B is gone: its claim goes back");
-  assert.deepEqual((await s.store.claim("C", 5)).map((r) => r.id), [s.id, second], "oldest first");
+  assert.equal(await s.store.queue.queuePosition(await s.store.row(second)), 0, "claimed: out of the line");
+  assert.equal(await s.store.queue.release("A"), 1);
+  assert.equal(await s.store.queue.releaseOrphans(["A"]), 1, "B is gone: its claim goes back");
+  assert.deepEqual((await s.store.queue.claim("C", 5)).map((r) => r.id), [s.id, second], "oldest first");
 });
 
 Deno.test("placement: a session waiting in the queue is extended in SQL; a claimed one is not", async () => {
   await using s = await storeWithSession();
   const before = (await s.store.row(s.id)).expiresAt.getTime();
-  const event = await s.store.extendQueued(s.id, 30);
+  const event = await s.store.queue.extendQueued(s.id, 30);
   assert.equal(event?.type, "extended");
   assert.equal(event?.seq, 2);
   const row = await s.store.row(s.id);
   assert.deepEqual([row.seq, row.expiresAt.getTime()], [2, before + 30_000]);
   assert.deepEqual((await s.store.events(s.id, 1)).map((e) => [e.seq, e.type]), [[2, "extended"]]);
-  await s.store.claim("A", 1);
-  assert.equal(await s.store.extendQueued(s.id, 30), null, "claimed: the instance running it extends it");
+  await s.store.queue.claim("A", 1);
+  assert.equal(
+    await s.store.queue.extendQueued(s.id, 30),
+    null,
+    "claimed: the instance running it extends it",
+  );
 });

@@ -69,7 +69,7 @@ export function createAutomation(deps: AutomationDeps, options: AutomationOption
         )
       : undefined,
     // cluster: on Postgres, an instance is alive while its tagged connections are (pg_stat_activity)
-    alive: cluster?.kind === "postgres" && cluster.instance ? () => store.liveInstances() : undefined,
+    alive: cluster?.kind === "postgres" && cluster.instance ? () => store.queue.liveInstances() : undefined,
     flows: options.flows,
     pool,
     outbox: options.outbox,
@@ -129,7 +129,7 @@ export async function markInterrupted(
 ): Promise<number> {
   const store = new SessionStore({ ...deps, outbox: options.outbox }); // webhooks: session.failed of each
   const alive = options.alive ?? [];
-  await store.releaseOrphans(alive);
+  await store.queue.releaseOrphans(alive);
   const ids = await store.endActive({ status: "failed", error: INTERRUPTED, orphansOf: alive });
   for (const id of ids) {
     deps.events.emit("session.finished", { session_id: id, status: "failed", error: INTERRUPTED });

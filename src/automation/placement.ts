@@ -70,13 +70,13 @@ export class Placement {
     this.#claiming = (async () => {
       let rows: SessionRow[] = [];
       try {
-        rows = await this.#o.store.claim(this.#o.instance, n);
+        rows = await this.#o.store.queue.claim(this.#o.instance, n);
       } catch (err) {
         this.#o.log.error("placement: claiming queued sessions failed", { error: err });
       }
       this.slots.unhold(n);
       if (this.#closed) {
-        await this.#o.store.release(this.#o.instance, rows.map((r) => r.id)).catch(() => 0);
+        await this.#o.store.queue.release(this.#o.instance, rows.map((r) => r.id)).catch(() => 0);
         return;
       }
       for (const row of rows) {
@@ -101,7 +101,7 @@ export class Placement {
       this.#polledAt = now;
       this.claim();
     }
-    for (const { id, lifetimeS } of await this.#o.store.expiredQueued()) {
+    for (const { id, lifetimeS } of await this.#o.store.queue.expiredQueued()) {
       const error = `The session reached its maximum lifetime of ${lifetimeS} s`;
       const ids = await this.#o.store.endActive({ status: "expired", error, ids: [id], unclaimed: true });
       if (ids.length) await this.#o.ended(ids, "expired", error);
@@ -115,7 +115,7 @@ export class Placement {
   /** Fails the sessions of instances not in `alive` (interrupted) and hands their unstarted ones back. */
   async sweep(alive: string[]): Promise<number> {
     const keep = [...new Set([...alive, this.#o.instance])];
-    if (await this.#o.store.releaseOrphans(keep)) this.#o.announce?.();
+    if (await this.#o.store.queue.releaseOrphans(keep)) this.#o.announce?.();
     const ids = await this.#o.store.endActive({ status: "failed", error: INTERRUPTED, orphansOf: keep });
     if (ids.length) {
       this.#o.log.warn("sessions of a stopped instance marked failed (interrupted)", { count: ids.length });
@@ -128,6 +128,6 @@ export class Placement {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#claiming;
-    if (await this.#o.store.release(this.#o.instance).catch(() => 0)) this.#o.announce?.();
+    if (await this.#o.store.queue.release(this.#o.instance).catch(() => 0)) this.#o.announce?.();
   }
 }

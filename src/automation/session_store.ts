@@ -1,28 +1,16 @@
 /**
  * Every read and write of automation sessions, their ordered events and their artifacts: the only module
- * with SQL for them. Works the same on PGlite and Postgres, and needs no browser.
+ * with SQL for them, with queue_store.ts (`store.queue`) for the queue's claims. Works the same on PGlite
+ * and Postgres, and needs no browser.
  */
-import {
-  and,
-  asc,
-  count,
-  desc,
-  eq,
-  getTableColumns,
-  gt,
-  inArray,
-  isNull,
-  lte,
-  or,
-  type SQL,
-  sql,
-} from "drizzle-orm";
+import { and, asc, count, desc, eq, getTableColumns, gt, inArray, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
 import { automationArtifacts, automationEvents, automationSessions } from "../../db/schema.ts";
 import type { Clock } from "../clock.ts";
 import { NotFoundError } from "../errors.ts";
 import type { SessionEvent } from "./hub.ts";
 import { QUEUE_LOCK_KEY } from "./session_queue.ts";
+import { QueueStore, UNCLAIMED } from "./queue_store.ts";
 import { ACTIVE_STATUSES, type SessionStatus } from "./status.ts";
 import type { ArtifactInfo, SessionRow } from "./view.ts";
 
@@ -79,7 +67,11 @@ export class SessionStore {
   readonly #clock: Clock;
   readonly #outbox?: SessionOutbox;
 
+  /** placement: the SQL of the service-wide queue (claims, hand-backs, places, liveness). */
+  readonly queue: QueueStore;
+
   constructor(deps: { db: Db; clock: Clock; outbox?: SessionOutbox }) {
+    this.queue = new QueueStore(deps);
     this.#db = deps.db;
     this.#clock = deps.clock;
     this.#outbox = deps.outbox;
@@ -121,105 +113,6 @@ export class SessionStore {
         at: row.createdAt,
       });
     });
-  }
-
-  /**
-   * placement: claims up to `limit` of the oldest unclaimed queued sessions for `instance`, skipping rows
-   * another instance is claiming (`FOR UPDATE SKIP LOCKED`); returns them oldest first.
-   */
-  async claim(instance: string, limit: number): Promise<SessionRow[]> {
-    if (limit <= 0) return [];
-    // A materialised CTE: an IN (subquery … FOR UPDATE) may be re-run per row and claim more than `limit`.
-    const result = await this.#db.execute(sql`
-      with oldest as materialized (
-        select id from automation_sessions
-         where status = 'queued' and instance is null
-           and expires_at > ${this.#clock.now().toISOString()}::timestamptz
-         order by created_at, id limit ${limit}
-           for update skip locked)
-      update automation_sessions s set instance = ${instance} from oldest where s.id = oldest.id
-      returning s.id`);
-    const ids = ((Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { id: string }[])
-      .map((r) => r.id);
-    if (!ids.length) return [];
-    const rows = await this.#db.select().from(automationSessions).where(inArray(automationSessions.id, ids));
-    return rows.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id));
-  }
-
-  /** placement: hands the queued sessions `instance` claimed but did not start (or `ids` of them) back. */
-  async release(instance: string, ids?: string[]): Promise<number> {
-    if (ids && !ids.length) return 0;
-    const rows = await this.#db.update(automationSessions).set({ instance: null })
-      .where(and(
-        eq(automationSessions.status, "queued"),
-        eq(automationSessions.instance, instance),
-        ids ? inArray(automationSessions.id, ids) : undefined,
-      )).returning({ id: automationSessions.id });
-    return rows.length;
-  }
-
-  /** placement: queued sessions claimed by an instance not in `alive` go back to the queue. */
-  async releaseOrphans(alive: string[]): Promise<number> {
-    const rows = await this.#db.update(automationSessions).set({ instance: null })
-      .where(and(eq(automationSessions.status, "queued"), notAlive(alive)))
-      .returning({ id: automationSessions.id });
-    return rows.length;
-  }
-
-  /** cluster: ids of the instances connected to this Postgres now (their connections' application_name). */
-  async liveInstances(): Promise<string[]> {
-    const result = await this.#db.execute(sql`
-      select distinct substr(application_name, ${INSTANCE_TAG.length + 1}) as id from pg_stat_activity
-       where application_name like ${INSTANCE_TAG + "%"}`);
-    const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { id: string }[];
-    return rows.map((r) => r.id);
-  }
-
-  /** 1-based place of queued session `row` in the global queue (0 when it is not waiting unclaimed). */
-  async queuePosition(row: Pick<SessionRow, "id" | "status" | "instance" | "createdAt">): Promise<number> {
-    if (row.status !== "queued" || row.instance) return 0;
-    const [{ n }] = await this.#db.select({ n: count() }).from(automationSessions).where(and(
-      UNCLAIMED,
-      or(
-        sql`${automationSessions.createdAt} < ${row.createdAt.toISOString()}::timestamptz`,
-        and(eq(automationSessions.createdAt, row.createdAt), lte(automationSessions.id, row.id)),
-      ),
-    ));
-    return Number(n);
-  }
-
-  /** Gives a session waiting unclaimed in the queue `seconds` more (an `extended` event); null when it is not. */
-  async extendQueued(id: string, seconds: number): Promise<SessionEvent | null> {
-    if (!isSessionId(id)) return null;
-    const now = this.#clock.now();
-    return await this.#db.transaction(async (tx) => {
-      const [row] = await tx.update(automationSessions).set({
-        expiresAt: sql`${automationSessions.expiresAt} + make_interval(secs => ${seconds})`,
-        seq: sql`${automationSessions.seq} + 1`,
-        updatedAt: now,
-      }).where(and(eq(automationSessions.id, id), UNCLAIMED))
-        .returning({ seq: automationSessions.seq, expiresAt: automationSessions.expiresAt });
-      if (!row) return null;
-      const data = { expires_at: row.expiresAt.toISOString() };
-      await tx.insert(automationEvents).values({
-        sessionId: id,
-        seq: row.seq,
-        type: "extended",
-        data,
-        at: now,
-      });
-      return { seq: row.seq, type: "extended", data, at: now.toISOString() };
-    });
-  }
-
-  /** Unclaimed queued sessions past their deadline, with their lifetime in seconds (the reaper ends them). */
-  async expiredQueued(): Promise<{ id: string; lifetimeS: number }[]> {
-    const rows = await this.#db.select({
-      id: automationSessions.id,
-      createdAt: automationSessions.createdAt,
-      expiresAt: automationSessions.expiresAt,
-    }).from(automationSessions).where(and(UNCLAIMED, lte(automationSessions.expiresAt, this.#clock.now())));
-    return rows.map((r) => ({ id: r.id, lifetimeS: (r.expiresAt.getTime() - r.createdAt.getTime()) / 1000 }));
   }
 
   /** The row of `id` (with its prompt image); 404 when there is none. */
@@ -426,22 +319,6 @@ export class SessionStore {
     if (queued) outbox.written();
     return endedIds;
   }
-}
-
-/** cluster: the application_name prefix of an instance's Postgres connections (`gatehouse:<instance id>`). */
-export const INSTANCE_TAG = "gatehouse:";
-
-/** Queued and not claimed by any instance: waiting in the global queue. */
-const UNCLAIMED = and(eq(automationSessions.status, "queued"), isNull(automationSessions.instance));
-
-/** Claimed by an instance that is not in `alive`. */
-function notAlive(alive: string[]): SQL {
-  const claimed = sql`${automationSessions.instance} is not null`;
-  return alive.length
-    ? sql`${claimed} and ${automationSessions.instance} not in (${
-      sql.join(alive.map((a) => sql`${a}`), sql`, `)
-    })`
-    : claimed;
 }
 
 /**

@@ -135,7 +135,7 @@ export class SessionService implements AsyncDisposable {
   async get(id: string): Promise<SessionView> {
     const row = await this.#store.row(id);
     const view = toView(row, true, this.#live.get(id)?.openPrompt);
-    const place = await this.#store.queuePosition(row);
+    const place = await this.#store.queue.queuePosition(row);
     return place ? { ...view, queue_position: place } : view;
   }
 
@@ -251,7 +251,7 @@ export class SessionService implements AsyncDisposable {
   /** Gives `id` `seconds` more to live (its session deadline and its open prompt's deadline). */
   async extend(id: string, seconds: number): Promise<SessionView> {
     const s = Math.max(1, Math.min(Math.floor(seconds), this.#deps.config.SESSION_MAX_S));
-    const queued = this.#live.has(id) ? null : await this.#store.extendQueued(id, s); // waiting in the queue
+    const queued = this.#live.has(id) ? null : await this.#store.queue.extendQueued(id, s); // waiting in the queue
     if (queued) this.#hub.publish(id, queued);
     else await (await this.#running(id, "extend", { op: "extend", seconds: s }))?.extend(s);
     return await this.get(id);
