@@ -18,6 +18,8 @@ export interface DbHandle {
   kind: "pglite" | "postgres";
   /** Where the data lives: a folder, `memory:` or the Postgres URL without its password. */
   location: string;
+  /** cluster: the instance id its Postgres connections carry as application_name (`gatehouse:<id>`). */
+  instance?: string;
   /**
    * Listens on a NOTIFY channel (lower-case name); `onListen` runs each time the listen is (re)established,
    * so a caller can reload what it missed while the channel was down. Resolves to the unlisten function.
@@ -38,11 +40,13 @@ export const migrationsFolder = new URL("./migrations", import.meta.url).pathnam
 
 /** Opens the database named by `url` (unset: PGlite in `dataDir`; `memory:`: in-memory PGlite) and migrates it. */
 export async function createDb(
-  options: { url?: string; dataDir?: string; poolSize?: number },
+  options: { url?: string; dataDir?: string; poolSize?: number; instance?: string },
 ): Promise<DbHandle> {
   const url = options.url;
   if (url && /^postgres(ql)?:\/\//.test(url)) {
-    const client = postgres(url, { max: options.poolSize ?? 10, onnotice: () => {} });
+    // cluster: every connection names its instance, so others can tell it is alive (pg_stat_activity)
+    const connection = options.instance ? { application_name: `gatehouse:${options.instance}` } : undefined;
+    const client = postgres(url, { max: options.poolSize ?? 10, onnotice: () => {}, connection });
     const db = drizzlePostgres(client, { schema }) as unknown as Db;
     try {
       await migratePostgres(db as never, { migrationsFolder });
@@ -55,6 +59,7 @@ export async function createDb(
       db,
       kind: "postgres",
       location: redact(url),
+      instance: options.instance,
       // postgres.js keeps a dedicated listen connection and re-listens after it reconnects (calling onlisten).
       listen: async (channel, onMessage, onListen) => {
         const { unlisten } = await client.listen(channel, onMessage, onListen);

@@ -7,7 +7,7 @@ import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import { requireAuth } from "../src/auth/middleware.ts";
 import { ownerOf, visibleSession } from "../src/automation/access.ts";
-import { afterQuery, longPoll, longPollQuery } from "../src/automation/long_poll.ts";
+import { afterQuery, longPoll, longPollQuery, withDrain } from "../src/automation/long_poll.ts";
 import { requireAutomation } from "../src/automation/mod.ts";
 import { FINAL_STATUSES, SESSION_STATUSES } from "../src/automation/sessions.ts";
 import type { Deps } from "../src/deps.ts";
@@ -69,7 +69,9 @@ export function sessionRoutes(deps: Deps) {
       validate("query", longPollQuery),
       async (c) => {
         const view = await visibleSession(deps, c.get("principal"), c.req.param("id"));
-        return c.json(await longPoll(sessions(), view, c.req.valid("query"), c.req.raw.signal));
+        return c.json(
+          await longPoll(sessions(), view, c.req.valid("query"), withDrain(deps, c.req.raw.signal)),
+        );
       },
     )
     .post("/:id/input", auth, validate("json", answerBody), async (c) => {
@@ -123,9 +125,12 @@ export function sessionRoutes(deps: Deps) {
           write(() => stream.writeSSE({ event: "logged_out", data: JSON.stringify({ type: "logged_out" }) }));
           write(() => Promise.resolve(end()));
         });
+        // shutdown: the stream ends; EventSource reconnects (to another instance) with Last-Event-ID
+        const undrain = deps.drain?.watch(() => write(() => Promise.resolve(end())));
         try {
           await ended;
         } finally {
+          undrain?.();
           unwatch?.();
           off();
           clearInterval(heartbeat);

@@ -9,7 +9,7 @@ import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { requireAuth } from "../src/auth/middleware.ts";
 import { ownerOf, visibleSession } from "../src/automation/access.ts";
-import { afterQuery, longPoll, longPollQuery } from "../src/automation/long_poll.ts";
+import { afterQuery, longPoll, longPollQuery, withDrain } from "../src/automation/long_poll.ts";
 import { requireAutomation } from "../src/automation/mod.ts";
 import { createShare, guestScope, guestTicket, redeemShare } from "../src/automation/shares.ts";
 import type { Deps } from "../src/deps.ts";
@@ -60,7 +60,9 @@ export function shareRoutes(deps: Deps) {
       validate("query", longPollQuery),
       async (c) => {
         const view = await sessions().get(c.req.param("id"));
-        return c.json(await longPoll(sessions(), view, c.req.valid("query"), c.req.raw.signal));
+        return c.json(
+          await longPoll(sessions(), view, c.req.valid("query"), withDrain(deps, c.req.raw.signal)),
+        );
       },
     )
     .get(

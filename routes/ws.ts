@@ -170,7 +170,7 @@ function socketEvents(
         refuse(err);
       }
     }
-  }, { logout: principal ? logoutWatch(deps, principal) : undefined });
+  }, { logout: principal ? logoutWatch(deps, principal) : undefined, drain: deps.drain });
 }
 
 /** Socket routes, mounted at the root: /ws, /api/v1/sessions/:id/ws and the ticket route. */

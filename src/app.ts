@@ -55,8 +55,11 @@ export function createApp(injected: Deps): Hono<AppEnv> {
     const incoming = c.req.header("x-request-id");
     const requestId = incoming && /^[\w.-]{1,128}$/.test(incoming) ? incoming : crypto.randomUUID();
     c.set("requestId", requestId);
-    await next();
+    // Set before the handler, so the response is built with it; setting a header on a finished response
+    // makes Hono copy the response (measurable on every request). Raw responses (errors) get it after.
     c.header("x-request-id", requestId);
+    await next();
+    if (!c.res.headers.has("x-request-id")) c.header("x-request-id", requestId);
     const ms = performance.now() - started;
     const route = routeOf(c);
     metrics.request(c.req.method, route, c.res.status, ms / 1000);

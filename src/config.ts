@@ -31,6 +31,11 @@ export const configSchema = z.object({
   PORT: int(8000),
   DATABASE_URL: z.string().optional(),
   DATA_DIR: z.string().default("./data"),
+  /**
+   * cluster: seconds a SIGTERM/SIGINT leaves for the shutdown: sockets close (1001) at once, in-flight
+   * requests finish, then sessions still running here fail as interrupted. Matches fly.toml kill_timeout.
+   */
+  SHUTDOWN_GRACE_S: int(30, 1),
   JWT_SECRET: z.string().min(32, "JWT_SECRET must be at least 32 characters").optional(),
   JWT_ISSUER: z.string().default("gatehouse"),
   JWT_AUDIENCE: z.string().default("gatehouse-api"),

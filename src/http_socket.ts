@@ -3,6 +3,7 @@
  * before the upgrade, the guard against plain GETs, a JSON peer that stops sending once the socket is
  * gone, ticketed socket URLs, and the wire form of session events (also what SSE sends).
  */
+import { type Drain, GOING_AWAY_CLOSE_CODE } from "./drain.ts";
 import type { Context, MiddlewareHandler } from "hono";
 import type { WSContext, WSEvents } from "hono/ws";
 import { z } from "zod";
@@ -98,21 +99,28 @@ export interface SocketHandler {
  */
 export function jsonSocket<T>(
   open: (peer: JsonPeer<T>) => SocketHandler,
-  options: { logout?: LogoutWatch } = {},
+  options: { logout?: LogoutWatch; drain?: Drain } = {},
 ): WSEvents {
   let handler: SocketHandler = {};
   let ended = false;
   let unwatch: (() => void) | undefined;
+  let undrain: (() => void) | undefined;
   const end = () => {
     if (ended) return;
     ended = true;
     unwatch?.();
+    undrain?.();
     handler.close?.();
   };
   return {
     onOpen(_evt, ws: WSContext) {
       unwatch = options.logout?.(() => {
         if (ws.readyState <= 1) ws.close(LOGGED_OUT_CLOSE_CODE, "logged out");
+        end();
+      });
+      // shutdown: 1001 tells the client to reconnect (to another instance) and resume after its last seq
+      undrain = options.drain?.watch(() => {
+        if (ws.readyState <= 1) ws.close(GOING_AWAY_CLOSE_CODE, "server shutting down");
         end();
       });
       handler = open({

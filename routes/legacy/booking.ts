@@ -103,6 +103,7 @@ export function bookingSocketRoutes(deps: Deps) {
       const principal = c.get("principal");
       return jsonSocket((peer) => ({ close: followBookingJob(sessions, { jobId, view }, peer) }), {
         logout: principal ? logoutWatch(deps, principal) : undefined,
+        drain: deps.drain,
       });
     }),
   );

@@ -70,6 +70,8 @@ interface OpenPrompt extends OpenPromptState {
 // Who and what a new live session is, and optionally its own time limits.
 type LiveSessionInit = { id: string; owner: string; flow: Flow; input: unknown; createdAt: number } & {
   webhookUrl?: string;
+  /** The stored row's seq (a claimed session may have events from its time in the queue). */
+  seq?: number;
 } & SessionLimits;
 
 /** A session this instance runs. */
@@ -102,6 +104,7 @@ export class LiveSession implements AsyncDisposable {
     this.createdAt = init.createdAt;
     this.expiresAt = init.createdAt + (init.lifetimeS ?? env.maxLifetimeS) * 1000;
     this.#promptTimeoutS = init.promptTimeoutS ?? env.promptTimeoutS;
+    this.#seq = init.seq ?? 1;
   }
 
   /** Where the session is now. */

@@ -25,3 +25,8 @@ export async function longPoll(
   if (!query.wait) return view;
   return await sessions.waitForEvent(view.id, query.after ?? view.seq, query.wait * 1000, signal);
 }
+
+/** The request's abort signal, also aborted when the server drains (the client then polls another instance). */
+export function withDrain(deps: { drain?: { signal: AbortSignal } }, signal: AbortSignal): AbortSignal {
+  return deps.drain ? AbortSignal.any([signal, deps.drain.signal]) : signal;
+}

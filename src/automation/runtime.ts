@@ -246,6 +246,7 @@ export function sessionEnd(
       errorStep: outcome.step ?? null,
       prompt: null,
       promptImage: null,
+      sealedInput: null,
       finishedAt: now,
     },
     status: statusData,
