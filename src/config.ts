@@ -127,6 +127,10 @@ export const configSchema = z.object({
   BROWSER_WS_ENDPOINT: z.string().regex(/^wss?:\/\//, "must be a ws:// or wss:// URL").optional(),
   MAX_SESSIONS: int(8, 1),
   MAX_QUEUE: int(32),
+  /** Fair share: active (queued, running, waiting) sessions one user may have; 0 = no cap. */
+  MAX_SESSIONS_PER_USER: int(4),
+  /** Fair share: active sessions started with API keys (and keyless legacy clients), together; 0 = no cap. */
+  MAX_SESSIONS_PER_API_KEY: int(16),
   SESSION_PROMPT_TIMEOUT_S: int(240, 1),
   SESSION_MAX_S: int(900, 1),
   /** The one default timeout of every page wait in a flow (navigation, selectors, actions). */

@@ -120,6 +120,15 @@ export class SessionStore {
     return rows.map((r) => ({ ...r, promptImage: null }));
   }
 
+  /** How many sessions of `owner` are active (queued, running or waiting), on every instance. */
+  async countActive(owner: string): Promise<number> {
+    const [row] = await this.#db.select({ n: sql<number>`count(*)::int` }).from(automationSessions)
+      .where(
+        and(eq(automationSessions.owner, owner), inArray(automationSessions.status, [...ACTIVE_STATUSES])),
+      );
+    return Number(row?.n ?? 0);
+  }
+
   /** Stored events of `id` after `afterSeq`, in order, at most `limit`. */
   async events(id: string, afterSeq = 0, limit = 1000): Promise<SessionEvent[]> {
     if (!isSessionId(id)) throw new NotFoundError(`No session ${id}`);

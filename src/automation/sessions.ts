@@ -18,6 +18,8 @@ import { SessionQueue } from "./session_queue.ts";
 import { isFinalStatus } from "./status.ts";
 import { type ArtifactInfo, type SessionLimits, type SessionView, toView } from "./view.ts";
 import { assertPublicTarget } from "../webhooks/ssrf.ts";
+import { KeyedMutex } from "../keyed_mutex.ts";
+import { assertFairShare, sessionCap } from "./fair_share.ts";
 
 export { INTERRUPTED, PromptClosedError, SessionEndedError } from "./status.ts";
 export { QUEUE_RETRY_AFTER_S } from "./session_queue.ts";
@@ -56,6 +58,8 @@ export class SessionService implements AsyncDisposable {
   readonly #follower: Follower;
   readonly #env: LiveEnv;
   readonly #live = new Map<string, LiveSession>();
+  /** Serialises one owner's starts, so the fair-share count and the insert are one step on this instance. */
+  readonly #owners = new KeyedMutex();
   #closed = false;
   readonly #offCrash: () => void;
 
@@ -171,7 +175,8 @@ export class SessionService implements AsyncDisposable {
 
   /**
    * Starts `flowName` for `owner` with `input`: 404 for an unknown flow, 422 (fields `input.…`) for bad
-   * input, 429 when MAX_SESSIONS are running and MAX_QUEUE are waiting. The session is queued, then runs;
+   * input, 429 when MAX_SESSIONS are running and MAX_QUEUE are waiting, or when `owner` already has its fair
+   * share (MAX_SESSIONS_PER_USER / MAX_SESSIONS_PER_API_KEY active sessions). The session is queued, then runs;
    * `lifetimeS` and `promptTimeoutS` replace SESSION_MAX_S and SESSION_PROMPT_TIMEOUT_S for it.
    */
   async start(
@@ -202,14 +207,18 @@ export class SessionService implements AsyncDisposable {
       promptTimeoutS: options.promptTimeoutS,
     });
     try {
-      await this.#store.create({
-        id: live.id,
-        owner,
-        flow: flow.name,
-        input: redactInput(data ?? {}, flow.secretInput),
-        webhookUrl: options.webhookUrl ?? null,
-        createdAt: new Date(now),
-        expiresAt: new Date(live.expiresAt),
+      await this.#owners.run(owner, async () => {
+        const cap = sessionCap(this.#deps.config, owner);
+        await assertFairShare(owner, { cap, countActive: (o) => this.#store.countActive(o) });
+        await this.#store.create({
+          id: live.id,
+          owner,
+          flow: flow.name,
+          input: redactInput(data ?? {}, flow.secretInput),
+          webhookUrl: options.webhookUrl ?? null,
+          createdAt: new Date(now),
+          expiresAt: new Date(live.expiresAt),
+        });
       });
       this.#live.set(live.id, live);
       this.#queue.enqueue(live);

@@ -1,0 +1,47 @@
+/**
+ * Fair share of the browser pool: one user (or the API keys together) may hold only so many active sessions,
+ * so a single caller cannot fill every running and queued slot (issue 15 item 1). Counted in the database, so
+ * it holds across instances; on one instance, starts of one owner are serialised so the count is exact.
+ */
+import { AppError } from "../errors.ts";
+import type { Config } from "../config.ts";
+
+/** Retry-After of a fair-share refusal: the caller's own sessions must end first. */
+export const FAIR_SHARE_RETRY_AFTER_S = 10;
+
+/** 429: the owner already has as many active sessions as one caller may (not the pool being full). */
+export class SessionQuotaError extends AppError {
+  constructor(detail: string, limit: number, active: number) {
+    super(429, "Too Many Requests", detail, {
+      retry_after: FAIR_SHARE_RETRY_AFTER_S,
+      reason: "session_quota",
+      limit,
+      active,
+    }, { "retry-after": String(FAIR_SHARE_RETRY_AFTER_S) });
+  }
+}
+
+/** The cap that applies to `owner`: MAX_SESSIONS_PER_USER for `user:…`, else MAX_SESSIONS_PER_API_KEY (0: none). */
+export function sessionCap(
+  config: Pick<Config, "MAX_SESSIONS_PER_USER" | "MAX_SESSIONS_PER_API_KEY">,
+  owner: string,
+): number {
+  return owner.startsWith("user:") ? config.MAX_SESSIONS_PER_USER : config.MAX_SESSIONS_PER_API_KEY;
+}
+
+/** Throws SessionQuotaError when `owner` already has `cap` active sessions (`countActive` asks the database). */
+export async function assertFairShare(
+  owner: string,
+  options: { cap: number; countActive: (owner: string) => Promise<number> },
+): Promise<void> {
+  if (options.cap <= 0) return;
+  const active = await options.countActive(owner);
+  if (active < options.cap) return;
+  const who = owner.startsWith("user:") ? "this user" : "the API keys";
+  throw new SessionQuotaError(
+    `Cannot start session: ${who} already ha${owner.startsWith("user:") ? "s" : "ve"} ${active} active ` +
+      `session(s), the most one caller may have is ${options.cap}; wait for one to end or cancel one`,
+    options.cap,
+    active,
+  );
+}
