@@ -47,6 +47,22 @@ export const configSchema = z.object({
   /** Without PUBLIC_URL, links (ws_url) are built from the request's Host only when its name is listed here. */
   ALLOWED_HOSTS: z.string().default("localhost,127.0.0.1,[::1]")
     .transform((s) => s.split(",").map((x) => x.trim().toLowerCase()).filter(Boolean)),
+  /**
+   * Origins (scheme://host[:port], comma-separated) whose browser pages may open WebSockets, besides PUBLIC_URL's
+   * and the server's own host from ALLOWED_HOSTS; other browser upgrades get 403.
+   */
+  ALLOWED_ORIGINS: z.string().default("").transform((s, ctx) => {
+    const origins: string[] = [];
+    for (const item of s.split(",").map((x) => x.trim()).filter(Boolean)) {
+      const origin = URL.canParse(item) ? new URL(item).origin : "null";
+      if (origin === "null") {
+        ctx.addIssue({ code: "custom", message: `"${item}" is not an origin like https://app.example.com` });
+        return z.NEVER;
+      }
+      origins.push(origin);
+    }
+    return origins;
+  }),
   /** The built-in demo portal at /demo: a development aid, on by default only outside production. */
   DEMO_PORTAL: bool.optional(),
   /** Let production run with SMS_PROVIDER=console (codes printed to stdout): only for a private trial. */
