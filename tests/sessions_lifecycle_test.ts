@@ -164,6 +164,29 @@ Deno.test("the life and end of automation sessions, with real Chromium", async (
     );
 
     await spec(
+      "kill -9 of the renderer process of a session waiting at a prompt fails it at once with the page-crash error",
+      async () => {
+        await using a = await automationApp(pool, portal.url);
+        const { id } = await a.automation.sessions.start("admin", "test-ask-code", { name: "Tim" });
+        await waitFor(async () => (await a.automation.sessions.get(id)).prompt, "the prompt");
+        // Every renderer process (CDP SystemInfo.getProcessInfo), so the page's own is among them; the
+        // browser process lives on (the next step kills the whole browser anyway).
+        const cdp = await pool.browser!.target().createCDPSession();
+        const { processInfo } = await cdp.send("SystemInfo.getProcessInfo");
+        await cdp.detach();
+        const renderers = processInfo.filter((p) => p.type === "renderer").map((p) => p.id);
+        assert.ok(renderers.length > 0);
+        for (const pid of renderers) Deno.kill(pid, "SIGKILL");
+        let end: Json | undefined;
+        for await (const e of a.automation.sessions.follow(id)) {
+          if (e.type === "status" && e.data.status === "failed") end = e.data;
+        }
+        assert.equal(end?.error, PAGE_CRASHED);
+        assert.equal(pool.openContexts, 0);
+      },
+    );
+
+    await spec(
       "a killed browser fails its sessions with a clear error, and the next session gets a new browser",
       async () => {
         await using a = await automationApp(pool, portal.url);
