@@ -13,7 +13,7 @@ import { ForbiddenError } from "./errors.ts";
 /** Largest message (in bytes) a socket may send; a bigger one closes it with 1009. */
 export const SOCKET_MAX_MESSAGE_BYTES = 64 * 1024;
 /** Messages a socket may send in a burst, and per second after it (a token bucket). */
-export const SOCKET_RATE = { burst: 60, perSecond: 30 } as const;
+export const SOCKET_RATE = { burst: 100, perSecond: 50 } as const;
 /** Refused messages (error replies) a socket may earn before it is closed with 1008. */
 export const SOCKET_MAX_FAULTS = 20;
 /** Close code: the message is too big (RFC 6455 7.4.1). */

@@ -148,7 +148,7 @@ Deno.test("a socket sending faster than its token bucket is closed with 1008, ev
     expiresAt: new Date(now.getTime() + 60_000),
   });
   const { ws, received, closed } = await openWs(a, `/api/v1/sessions/${id}/ws`, { session: id });
-  // Sent at once: the bucket (60, then 30 a second) runs dry long before these have all arrived.
+  // Sent at once: the bucket (100, then 50 a second) runs dry long before these have all arrived.
   for (let n = 0; n < 1000 && ws.readyState === WebSocket.OPEN; n++) ws.send('{"type":"unwatch"}');
   // Nothing else ends this socket (the queued session never ends, no message is refused): the guard did. The
   // client is still writing when the close arrives, so the close handshake may not finish cleanly.
