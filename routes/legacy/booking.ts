@@ -89,7 +89,7 @@ export function bookingSocketRoutes(deps: Deps) {
     hideJobId,
     async (c, next) => {
       if (!byJobId(c)) return await auth(c, next);
-      requireUpgrade(c);
+      requireUpgrade(c, deps);
       await next();
     },
     async (c, next) => {

@@ -80,24 +80,29 @@ export class SessionStore {
   /**
    * Stores a new queued session and its first event (`status: queued`, seq 1). With `admit`, admissions are
    * serialised service-wide (a transaction advisory lock) and `admit` sees how many sessions wait
-   * unclaimed, so it can refuse (throw) before the row exists.
+   * unclaimed and how many the row's owner has active, so it can refuse (throw) before the row exists.
    */
-  async create(row: {
-    id: string;
-    owner: string;
-    flow: string;
-    input: unknown;
-    webhookUrl: string | null;
-    createdAt: Date;
-    expiresAt: Date;
-    promptTimeoutS?: number | null;
-    sealedInput?: string | null;
-  }, admit?: (queued: number) => void): Promise<void> {
+  async create(
+    row: {
+      id: string;
+      owner: string;
+      flow: string;
+      input: unknown;
+      webhookUrl: string | null;
+      createdAt: Date;
+      expiresAt: Date;
+      promptTimeoutS?: number | null;
+      sealedInput?: string | null;
+    },
+    admit?: (queued: number, ownerActive: number) => void,
+  ): Promise<void> {
     await this.#db.transaction(async (tx) => {
       if (admit) {
+        // one admission at a time service-wide: the counts below and this insert are one step
         await tx.execute(sql`select pg_advisory_xact_lock(${QUEUE_LOCK_KEY})`);
         const [{ n }] = await tx.select({ n: count() }).from(automationSessions).where(UNCLAIMED);
-        admit(Number(n));
+        const [mine] = await tx.select({ n: count() }).from(automationSessions).where(activeOf(row.owner));
+        admit(Number(n), Number(mine.n));
       }
       await tx.insert(automationSessions).values({
         ...row,
@@ -330,4 +335,9 @@ function orphanFilter(alive: string[]): SQL {
     ? sql`(instance is null or instance not in (${sql.join(alive.map((a) => sql`${a}`), sql`, `)}))`
     : sql`true`;
   return sql`((status <> 'queued' and ${gone}) or (status = 'queued' and sealed_input is null))`;
+}
+
+/** The active (queued, running or waiting) sessions of `owner`, on every instance. */
+function activeOf(owner: string) {
+  return and(eq(automationSessions.owner, owner), inArray(automationSessions.status, [...ACTIVE_STATUSES]));
 }

@@ -19,6 +19,7 @@ import { type SessionFilter, type SessionOutbox, SessionStore } from "./session_
 import { isFinalStatus, type SessionStatus } from "./status.ts";
 import { type ArtifactInfo, type SessionLimits, type SessionRow, type SessionView, toView } from "./view.ts";
 import { assertPublicTarget } from "../webhooks/ssrf.ts";
+import { assertFairShare, sessionCap } from "./fair_share.ts";
 
 export { INTERRUPTED, PromptClosedError, SessionEndedError } from "./status.ts";
 export { QUEUE_RETRY_AFTER_S } from "./session_queue.ts";
@@ -192,7 +193,8 @@ export class SessionService implements AsyncDisposable {
 
   /**
    * Starts `flowName` for `owner` with `input`: 404 for an unknown flow, 422 (fields `input.…`) for bad
-   * input, 429 when MAX_SESSIONS are running and MAX_QUEUE are waiting. The session is queued, then runs;
+   * input, 429 when MAX_SESSIONS are running and MAX_QUEUE are waiting, or when `owner` already has its fair
+   * share (MAX_SESSIONS_PER_USER / MAX_SESSIONS_PER_API_KEY active sessions). The session is queued, then runs;
    * `lifetimeS` and `promptTimeoutS` replace SESSION_MAX_S and SESSION_PROMPT_TIMEOUT_S for it.
    */
   async start(
@@ -213,17 +215,24 @@ export class SessionService implements AsyncDisposable {
     const now = this.#deps.clock.now().getTime();
     const id = crypto.randomUUID();
     // placement: the session waits in the database until an instance with a free slot claims it
-    await this.#store.create({
-      id,
-      owner,
-      flow: flow.name,
-      input: redactInput(data ?? {}, flow.secretInput),
-      webhookUrl: options.webhookUrl ?? null,
-      createdAt: new Date(now),
-      expiresAt: new Date(now + (options.lifetimeS ?? this.#deps.config.SESSION_MAX_S) * 1000),
-      promptTimeoutS: options.promptTimeoutS ?? null,
-      sealedInput: this.#seal.seal(data ?? null), // secrets included, for whichever instance claims it
-    }, (queued) => this.#placement.slots.admit(queued));
+    await this.#store.create(
+      {
+        id,
+        owner,
+        flow: flow.name,
+        input: redactInput(data ?? {}, flow.secretInput),
+        webhookUrl: options.webhookUrl ?? null,
+        createdAt: new Date(now),
+        expiresAt: new Date(now + (options.lifetimeS ?? this.#deps.config.SESSION_MAX_S) * 1000),
+        promptTimeoutS: options.promptTimeoutS ?? null,
+        sealedInput: this.#seal.seal(data ?? null), // secrets included, for whichever instance claims it
+      },
+      (queued, ownerActive) => {
+        // fair share first (its own 429), then the service-wide queue; both counted under the queue's lock
+        assertFairShare(owner, sessionCap(this.#deps.config, owner), ownerActive);
+        this.#placement.slots.admit(queued);
+      },
+    );
     this.#emitFor(id, flow.name, 1, "session.created", { status: "queued", owner });
     this.#deps.log.info("session created", { session_id: id, flow: flow.name });
     this.#placement.queued();
