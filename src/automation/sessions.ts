@@ -18,6 +18,8 @@ import { SessionQueue } from "./session_queue.ts";
 import { isFinalStatus } from "./status.ts";
 import { type ArtifactInfo, type SessionLimits, type SessionView, toView } from "./view.ts";
 import { assertPublicTarget } from "../webhooks/ssrf.ts";
+import { secretBoxOf } from "../webhooks/mod.ts";
+import { sealUrl } from "../webhooks/url_seal.ts";
 
 export { INTERRUPTED, PromptClosedError, SessionEndedError } from "./status.ts";
 export { QUEUE_RETRY_AFTER_S } from "./session_queue.ts";
@@ -207,7 +209,8 @@ export class SessionService implements AsyncDisposable {
         owner,
         flow: flow.name,
         input: redactInput(data ?? {}, flow.secretInput),
-        webhookUrl: options.webhookUrl ?? null,
+        // credentials in the URL (?token=, user info) are sealed at rest (issue 15, item 11)
+        webhookUrl: options.webhookUrl ? sealUrl(secretBoxOf(this.#deps.config), options.webhookUrl) : null,
         createdAt: new Date(now),
         expiresAt: new Date(live.expiresAt),
       });

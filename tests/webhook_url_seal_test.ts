@@ -1,0 +1,54 @@
+/**
+ * Webhook URLs with credentials (issue 15, item 11): sealed at rest, opened only to post, and never in
+ * an attempt's error or a log line, even when the target cannot be reached.
+ */
+import assert from "node:assert/strict";
+import { webhookAttempts, webhookMessages } from "../db/schema.ts";
+import { BOOKING_FLOW } from "../src/automation/legacy/booking_status.ts";
+import { createWebhookWorker, secretBoxOf } from "../src/webhooks/mod.ts";
+import { openUrl, redactUrl, sealUrl } from "../src/webhooks/url_seal.ts";
+import { testApp } from "./helpers.ts";
+import { outboxStore, scriptedSession } from "./webhook_fixtures.ts";
+
+/** A 127.0.0.1 port nothing listens on (bound, then closed). */
+function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+Deno.test("a URL with user info or a query is sealed; one without stays readable; both open back", async () => {
+  await using t = await testApp();
+  const box = secretBoxOf(t.deps.config);
+  for (const url of ["https://u:p@hooks.example/x", "https://hooks.example/x?token=abc"]) {
+    const sealed = sealUrl(box, url);
+    assert.match(sealed, /^sealed:v1\./);
+    assert.ok(!sealed.includes("abc") && !sealed.includes("u:p"));
+    assert.equal(openUrl(box, sealed), url);
+  }
+  assert.equal(sealUrl(box, "https://hooks.example/x"), "https://hooks.example/x");
+  assert.equal(redactUrl("https://u:p@hooks.example/x?token=abc"), "https://hooks.example/x?…");
+});
+
+Deno.test("an unreachable BOOKING_WEBHOOK_URL with ?token= is sealed in its messages and kept out of errors and logs", async () => {
+  const token = "booking-token-8086";
+  await using t = await testApp({
+    config: {
+      BOOKING_WEBHOOK_URL: `http://127.0.0.1:${closedPort()}/hook?token=${token}`,
+      WEBHOOK_RETRY_SCHEDULE: "0,300",
+    },
+  });
+  await scriptedSession(outboxStore(t.deps), t.clock, { flow: BOOKING_FLOW });
+  await using w = createWebhookWorker(t.deps, { pollMs: 10 });
+  await w.drain();
+  const messages = await t.db.db.select().from(webhookMessages);
+  assert.ok(messages.length > 0);
+  assert.ok(messages.every((m) => m.url.startsWith("sealed:v1.")));
+  const attempts = await t.db.db.select().from(webhookAttempts);
+  assert.ok(attempts.length > 0 && attempts.every((a) => a.error), "the posts failed");
+  const stored = JSON.stringify([messages, attempts]);
+  assert.ok(!stored.includes(token), "no row holds the token");
+  assert.ok(t.log.lines.some((l) => l.includes("webhook attempt failed")));
+  assert.ok(!t.log.lines.some((l) => l.includes(token)), "no log line holds the token");
+});
