@@ -36,6 +36,9 @@ export const configSchema = z.object({
   PORT: int(8000),
   DATABASE_URL: z.string().optional(),
   DATA_DIR: z.string().default("./data"),
+  // Postgres: a down database is a fast 503, not a hang (issue 15, item 4)
+  DB_CONNECT_TIMEOUT_S: int(2, 1),
+  DB_STATEMENT_TIMEOUT_MS: int(10_000, 0),
   JWT_SECRET: z.string().min(32, "JWT_SECRET must be at least 32 characters").optional(),
   JWT_ISSUER: z.string().default("gatehouse"),
   JWT_AUDIENCE: z.string().default("gatehouse-api"),

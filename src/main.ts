@@ -62,7 +62,12 @@ async function main() {
   const devKey = await resolveDevAdminKey(config);
   if (devKey) config = { ...config, API_KEYS: [devKey] };
 
-  const database = await createDb({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  const database = await createDb({
+    url: config.DATABASE_URL,
+    dataDir: config.DATA_DIR,
+    connectTimeoutS: config.DB_CONNECT_TIMEOUT_S,
+    statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+  });
   resources.add("database", database, (d) => d.close());
   log.info("database ready", {
     kind: database.kind,
