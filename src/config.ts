@@ -38,6 +38,8 @@ export const configSchema = z.object({
   DATA_DIR: z.string().default("./data"),
   // Postgres: a down database is a fast 503, not a hang (issue 15, item 4)
   DB_CONNECT_TIMEOUT_S: int(2, 1),
+  // slow clients: a request body must have arrived this long after its headers (0 = no limit)
+  REQUEST_BODY_TIMEOUT_MS: int(10_000, 0),
   DB_STATEMENT_TIMEOUT_MS: int(10_000, 0),
   JWT_SECRET: z.string().min(32, "JWT_SECRET must be at least 32 characters").optional(),
   JWT_ISSUER: z.string().default("gatehouse"),

@@ -48,6 +48,13 @@ export class NotFoundError extends AppError {
   }
 }
 
+/** 408: the request (its body) did not arrive in time. */
+export class RequestTimeoutError extends AppError {
+  constructor(timeoutMs: number) {
+    super(408, "Request Timeout", `The request body did not arrive within ${timeoutMs} ms`);
+  }
+}
+
 /** 409: the request conflicts with the current state. */
 export class ConflictError extends AppError {
   constructor(detail: string, extra?: Record<string, unknown>) {
