@@ -3,10 +3,12 @@
  * an attempt's error or a log line, even when the target cannot be reached.
  */
 import assert from "node:assert/strict";
-import { webhookAttempts, webhookMessages } from "../db/schema.ts";
+import { webhookAttempts, webhookEndpoints, webhookMessages } from "../db/schema.ts";
+import { enqueueEvent } from "../src/webhooks/outbox.ts";
 import { BOOKING_FLOW } from "../src/automation/legacy/booking_status.ts";
 import { createWebhookWorker, secretBoxOf } from "../src/webhooks/mod.ts";
 import { openUrl, redactUrl, sealUrl } from "../src/webhooks/url_seal.ts";
+import { ADMIN } from "./fota_fixtures.ts";
 import { testApp } from "./helpers.ts";
 import { outboxStore, scriptedSession } from "./webhook_fixtures.ts";
 
@@ -51,4 +53,27 @@ Deno.test("an unreachable BOOKING_WEBHOOK_URL with ?token= is sealed in its mess
   assert.ok(!stored.includes(token), "no row holds the token");
   assert.ok(t.log.lines.some((l) => l.includes("webhook attempt failed")));
   assert.ok(!t.log.lines.some((l) => l.includes(token)), "no log line holds the token");
+});
+
+Deno.test("a subscription URL with ?token= is sealed in its row and its messages, shown and delivered whole", async () => {
+  await using t = await testApp();
+  const received: string[] = [];
+  await using target = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    received.push(req.url);
+    return new Response(null, { status: 204 });
+  });
+  const url = `http://127.0.0.1:${target.addr.port}/sub?token=sub-token-4242`;
+  const made = await t.json("POST", "/api/v1/webhooks", { url, events: ["device.claimed"] }, ADMIN);
+  assert.equal(made.status, 201);
+  const { id } = await made.json();
+  const [row] = await t.db.db.select().from(webhookEndpoints);
+  assert.match(row.url, /^sealed:v1\./);
+  assert.equal((await (await t.json("GET", `/api/v1/webhooks/${id}`, undefined, ADMIN)).json()).url, url);
+  await enqueueEvent(t.deps.db, { type: "device.claimed", data: { device_id: "d1" } }, t.clock.now());
+  const [message] = await t.db.db.select().from(webhookMessages);
+  assert.match(message.url, /^sealed:v1\./);
+  await using w = createWebhookWorker(t.deps, { pollMs: 10 });
+  await w.drain();
+  assert.deepEqual(received, [url]);
+  assert.ok(!t.log.lines.some((l) => l.includes("sub-token-4242")));
 });
