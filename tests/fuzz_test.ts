@@ -203,6 +203,27 @@ function cases(doc: { paths: Record<string, Record<string, Json>> }, user: Recor
       }
     }
   }
+  // the demo portal's forms (not in the document: they are pages)
+  for (
+    const path of ["/demo/registry/login", "/demo/registry/2fa", "/demo/tax/login", "/demo/booking/book"]
+  ) {
+    for (const { type, body } of badBodies()) {
+      out.push({
+        method: "POST",
+        path,
+        headers: { "content-type": type },
+        body,
+      });
+    }
+    for (const name of ["username", "password", "captcha", "code", "slot_id"]) {
+      out.push({
+        method: "POST",
+        path,
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: `${name}=%00&${name}=${encodeURIComponent(huge())}`,
+      });
+    }
+  }
   return out;
 }
 
@@ -213,7 +234,7 @@ Deno.test({
   async fn() {
     // the app as main.ts builds it, with browser automation (Chromium starts only with a session: never here)
     await using t = await testApp({
-      config: { OTP_IP_MAX_PER_HOUR: "100000", WEBHOOK_ALLOW_PRIVATE: "false" },
+      config: { OTP_IP_MAX_PER_HOUR: "100000", WEBHOOK_ALLOW_PRIVATE: "false", DEMO_PORTAL: "true" },
       deps: (base) => ({
         automation: createAutomation(base, {
           flows: builtinFlows,
