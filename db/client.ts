@@ -65,11 +65,19 @@ export async function createDb(
       connection: { statement_timeout: options.statementTimeoutMs ?? 10_000 },
     });
     const db = drizzlePostgres(client, { schema }) as unknown as Db;
+    // migrations run on a connection of their own without the statement timeout (an index on a big table)
+    const migrator = postgres(url, {
+      max: 1,
+      onnotice: () => {},
+      connect_timeout: options.connectTimeoutS ?? 2,
+    });
     try {
-      await migratePostgres(db as never, { migrationsFolder });
+      await migratePostgres(drizzlePostgres(migrator) as never, { migrationsFolder });
     } catch (err) {
       await client.end({ timeout: 1 });
       throw err;
+    } finally {
+      await migrator.end({ timeout: 5 });
     }
     const close = () => client.end({ timeout: 5 });
     return {

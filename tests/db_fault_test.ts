@@ -5,7 +5,9 @@
  * is ok within 2 s. Skipped when the Postgres server binaries are not installed.
  */
 import assert from "node:assert/strict";
+import { sql } from "drizzle-orm";
 import { createDb } from "../db/client.ts";
+import { databaseCode, databaseError } from "../src/errors.ts";
 import { createApp } from "../src/app.ts";
 import { JwtKeys } from "../src/auth/jwt.ts";
 import { EventBus } from "../src/events.ts";
@@ -165,5 +167,21 @@ Deno.test({
         Math.round(slowest)
       } ms, all ok ${Math.round(recoveredMs)} ms after restart`,
     );
+  },
+});
+
+Deno.test({
+  name: `a statement running past DB_STATEMENT_TIMEOUT_MS is cancelled and maps to a 503${
+    BIN ? "" : " (ignored: no Postgres server binaries under /usr/lib/postgresql)"
+  }`,
+  ignore: !BIN,
+  async fn() {
+    await using server = await privatePostgres();
+    await using db = await createDb({ url: server.url, poolSize: 1, statementTimeoutMs: 200 });
+    const err = await db.db.execute(sql`select pg_sleep(5)`).then(() => undefined, (e: unknown) => e);
+    assert.equal(databaseCode(err)?.code, "57014", "query_canceled by statement_timeout");
+    const mapped = databaseError(err);
+    assert.equal(mapped?.status, 503);
+    assert.equal(mapped?.headers["retry-after"], "2");
   },
 });
