@@ -8,7 +8,9 @@
  *
  * Postgres: BENCH_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test; a fresh database is made and
  * dropped. Goal: /me ≥ 0.4× the hello-world on both databases (a warm request makes no database round trip).
- * POST /api/v1/otp/verify is not measured here yet (each verify burns its code; it needs a code per request).
+ * `POST /api/v1/otp/verify` is measured on the same servers: each server stores a code for VERIFY_CODES fresh
+ * phone numbers before the load (verify burns its code and logs a new user in), and a wrk Lua script sends each
+ * request for the next number (`bench/otp_verify.lua`); every answer must be a 200 token pair.
  */
 import { decodeJwt } from "jose";
 import postgres from "postgres";
@@ -25,6 +27,8 @@ import type { Deps } from "../src/deps.ts";
 import { EventBus } from "../src/events.ts";
 import { BufferedStdout, createLogger } from "../src/log.ts";
 import { smsFromConfig } from "../src/otp/sms.ts";
+import { otpCodes } from "../db/schema.ts";
+import { hmacHex } from "../src/crypto.ts";
 import { loadAverage, parseWrk, summary, type WrkResult } from "./wrk_stats.ts";
 
 const WRK = "/usr/bin/wrk";
@@ -40,6 +44,31 @@ interface Ready {
   port: number;
   path: string;
   headers?: Record<string, string>;
+}
+
+/** Codes stored per server for the verify load: PHONES_PER_RUN numbers for each wrk run (warm-up and rounds). */
+const PHONES_PER_RUN = 60_000;
+const VERIFY_CODE = "123456";
+const LUA = new URL("./otp_verify.lua", import.meta.url).pathname;
+
+/** The i-th bench phone number (valid Hungarian mobile numbers, already in E.164). */
+function benchPhone(i: number): string {
+  return `+3620${1_000_000 + i}`;
+}
+
+/** Stores a valid code for `count` bench numbers, as requestCode would (without the SMS). */
+async function storeCodes(deps: Deps, count: number): Promise<void> {
+  const now = new Date();
+  const expiresAt = new Date(now.getTime() + 3_600_000);
+  for (let from = 0; from < count; from += 2000) {
+    const rows = [];
+    for (let i = from; i < Math.min(count, from + 2000); i++) {
+      const phone = benchPhone(i);
+      const codeHash = hmacHex(`otp-v1:${deps.config.JWT_SECRET}`, `${phone}:${VERIFY_CODE}`);
+      rows.push({ phone, codeHash, attempts: 0, createdAt: now, expiresAt });
+    }
+    await deps.db.insert(otpCodes).values(rows);
+  }
 }
 
 // ---------------------------------------------------------------- servers (child processes)
@@ -59,7 +88,7 @@ async function serveHello(readyFile: string) {
   await server.finished;
 }
 
-async function serveGatehouse(readyFile: string, databaseUrl: string) {
+async function serveGatehouse(readyFile: string, databaseUrl: string, runs: number) {
   const config = loadConfig({
     ENV: "development",
     DATABASE_URL: databaseUrl,
@@ -85,6 +114,7 @@ async function serveGatehouse(readyFile: string, databaseUrl: string) {
   const user = await findOrCreateUser(deps, "+36201234567");
   const pair = await startSession(deps, user);
   if (!decodeJwt(pair.access_token).sid) throw new Error("no sid in the access token");
+  await storeCodes(deps, runs * PHONES_PER_RUN + 1); // the last one is the probe's
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
   await announce(readyFile, {
     port: server.addr.port,
@@ -96,7 +126,7 @@ async function serveGatehouse(readyFile: string, databaseUrl: string) {
 
 // ---------------------------------------------------------------- the harness
 
-async function startServer(mode: string): Promise<{ ready: Ready; stop: () => Promise<void> }> {
+async function startServer(mode: string, runs = 1): Promise<{ ready: Ready; stop: () => Promise<void> }> {
   const readyFile = await Deno.makeTempFile({ prefix: "gatehouse-bench-", suffix: ".json" });
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -106,6 +136,7 @@ async function startServer(mode: string): Promise<{ ready: Ready; stop: () => Pr
       new URL(import.meta.url).pathname,
       `--serve=${mode}`,
       `--ready-file=${readyFile}`,
+      `--runs=${runs}`,
     ],
     stdin: "null",
     stdout: "null", // per-request log lines (LOG_LEVEL=info run) are written, then dropped by the OS
@@ -130,11 +161,23 @@ async function startServer(mode: string): Promise<{ ready: Ready; stop: () => Pr
   throw new Error(`Cannot start the ${mode} server: not ready within 60 s`);
 }
 
-async function wrk(url: string, durationS: number, headers: Record<string, string> = {}): Promise<WrkResult> {
+async function wrk(
+  url: string,
+  durationS: number,
+  headers: Record<string, string> = {},
+  verifyRun?: number,
+): Promise<WrkResult> {
   const args = [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${durationS}s`, "--timeout", "2s", "--latency"];
   for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}: ${v}`);
+  // verify: run n uses numbers n*PHONES_PER_RUN … (n+1)*PHONES_PER_RUN-1, split between the threads
+  if (verifyRun !== undefined) args.push("-s", LUA);
   args.push(url);
-  const out = await new Deno.Command(WRK, { args, stdout: "piped", stderr: "piped" }).output();
+  const env = verifyRun === undefined ? undefined : {
+    BENCH_PHONE_FROM: String(1_000_000 + verifyRun * PHONES_PER_RUN),
+    BENCH_PHONES_PER_THREAD: String(PHONES_PER_RUN / THREADS),
+    BENCH_CODE: VERIFY_CODE,
+  };
+  const out = await new Deno.Command(WRK, { args, env, stdout: "piped", stderr: "piped" }).output();
   const text = new TextDecoder().decode(out.stdout);
   if (!out.success) throw new Error(`wrk failed: ${new TextDecoder().decode(out.stderr)}${text}`);
   return parseWrk(text);
@@ -147,11 +190,18 @@ interface Target {
   headers?: Record<string, string>;
   stop: () => Promise<void>;
   runs: WrkResult[];
+  /** verify targets: the next wrk run number (which block of stored codes it uses). */
+  verifyRuns?: number;
 }
 
 /** Starts a server and checks it answers as expected before any load is sent. */
-async function startTarget(name: string, mode: string, path?: string): Promise<Target & { ready: Ready }> {
-  const { ready, stop } = await startServer(mode);
+async function startTarget(
+  name: string,
+  mode: string,
+  path?: string,
+  runs = 1,
+): Promise<Target & { ready: Ready }> {
+  const { ready, stop } = await startServer(mode, runs);
   try {
     const url = `http://127.0.0.1:${ready.port}${path ?? ready.path}`;
     const probe = await fetch(url, { headers: ready.headers });
@@ -188,15 +238,41 @@ async function main() {
   const targets: Target[] = [];
   try {
     targets.push(await startTarget("hello-world (Deno.serve)", "hello", "/api/v1/me"));
-    targets.push(await startTarget("GET /api/v1/me, PGlite", "gatehouse-pglite"));
-    if (pgDb) targets.push(await startTarget("GET /api/v1/me, Postgres", `gatehouse-postgres:${pgDb}`));
+    const runs = rounds + 1; // the warm-up, then each round, use their own stored codes
+    const pglite = await startTarget("GET /api/v1/me, PGlite", "gatehouse-pglite", undefined, runs);
+    targets.push(pglite);
+    const pg = pgDb
+      ? await startTarget("GET /api/v1/me, Postgres", `gatehouse-postgres:${pgDb}`, undefined, runs)
+      : undefined;
+    if (pg) targets.push(pg);
+    for (const [base, db] of [[pglite, "PGlite"], [pg, "Postgres"]] as const) {
+      if (!base) continue;
+      const url = `http://127.0.0.1:${base.ready.port}/api/v1/otp/verify`;
+      const probe = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ phone: benchPhone(runs * PHONES_PER_RUN), code: VERIFY_CODE }),
+      });
+      await probe.body?.cancel();
+      if (probe.status !== 200) throw new Error(`otp/verify on ${db}: expected 200, got ${probe.status}`);
+      targets.push({
+        name: `POST /api/v1/otp/verify, ${db}`,
+        mode: base.mode,
+        url,
+        stop: async () => {},
+        runs: [],
+        verifyRuns: 0,
+      });
+    }
+    const load = (t: Target, seconds: number) =>
+      wrk(t.url, seconds, t.headers, t.verifyRuns === undefined ? undefined : t.verifyRuns++);
     for (const t of targets) {
       console.log(`${t.name}: warming up ${WARMUP_S}s`);
-      await wrk(t.url, WARMUP_S, t.headers);
+      await load(t, WARMUP_S);
     }
     for (let r = 1; r <= rounds; r++) {
       for (const t of targets) {
-        const result = await wrk(t.url, DURATION_S, t.headers);
+        const result = await load(t, DURATION_S);
         if (result.non_2xx > 0) throw new Error(`${t.name}: ${result.non_2xx} responses were not 2xx`);
         t.runs.push(result);
         console.log(
@@ -222,7 +298,8 @@ async function main() {
     bench: "auth",
     at: new Date().toISOString(),
     command:
-      `wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION_S}s --timeout 2s --latency -H "authorization: Bearer <token>" <url>`,
+      `wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION_S}s --timeout 2s --latency -H "authorization: Bearer <token>" <url>` +
+      ` (verify: -s bench/otp_verify.lua, one stored code per request)`,
     method: `${rounds} interleaved rounds per target after a ${WARMUP_S}s warm-up; medians reported`,
     machine: {
       cpus: navigator.hardwareConcurrency,
@@ -234,7 +311,7 @@ async function main() {
     baseline_hello: hello,
     results,
     goal_ratio_at_least: GOAL_RATIO,
-    not_measured: "POST /api/v1/otp/verify (needs a fresh code per request)",
+    goal_applies_to: "GET /api/v1/me",
   };
   await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
   await Deno.writeTextFile(
@@ -253,12 +330,13 @@ async function main() {
 
 const serve = Deno.args.find((a) => a.startsWith("--serve="))?.slice(8);
 const readyFile = Deno.args.find((a) => a.startsWith("--ready-file="))?.slice(13);
+const serveRuns = Number(Deno.args.find((a) => a.startsWith("--runs="))?.slice(7) ?? 1);
 if (serve && readyFile) {
   if (serve === "hello") await serveHello(readyFile);
-  else if (serve === "gatehouse-pglite") await serveGatehouse(readyFile, "memory:");
+  else if (serve === "gatehouse-pglite") await serveGatehouse(readyFile, "memory:", serveRuns);
   else if (serve.startsWith("gatehouse-postgres:")) {
     const u = new URL(PG_URL);
     u.pathname = `/${serve.slice("gatehouse-postgres:".length)}`;
-    await serveGatehouse(readyFile, u.toString());
+    await serveGatehouse(readyFile, u.toString(), serveRuns);
   } else throw new Error(`unknown --serve=${serve}`);
 } else if (import.meta.main) await main();

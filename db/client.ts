@@ -18,6 +18,8 @@ export interface DbHandle {
   kind: "pglite" | "postgres";
   /** Where the data lives: a folder, `memory:` or the Postgres URL without its password. */
   location: string;
+  /** cluster: the instance id its Postgres connections carry as application_name (`gatehouse:<id>`). */
+  instance?: string;
   /**
    * Listens on a NOTIFY channel (lower-case name); `onListen` runs each time the listen is (re)established,
    * so a caller can reload what it missed while the channel was down. Resolves to the unlisten function.
@@ -48,7 +50,7 @@ export interface DbTimeouts {
  * statement stuck behind a lock or a dying server within `statementTimeoutMs`: errors the app answers 503.
  */
 export async function createDb(
-  options: { url?: string; dataDir?: string; poolSize?: number } & DbTimeouts,
+  options: { url?: string; dataDir?: string; poolSize?: number; instance?: string } & DbTimeouts,
 ): Promise<DbHandle> {
   const url = options.url;
   if (url && /^postgres(ql)?:\/\//.test(url)) {
@@ -62,7 +64,11 @@ export async function createDb(
       backoff: (retries: number) => Math.min(0.05 * retries, 0.5),
       // idle connections are dropped, so a restarted server is not first met through a dead socket
       idle_timeout: 30,
-      connection: { statement_timeout: options.statementTimeoutMs ?? 10_000 },
+      connection: {
+        statement_timeout: options.statementTimeoutMs ?? 10_000,
+        // cluster: every connection names its instance, so others can tell it is alive (pg_stat_activity)
+        ...(options.instance ? { application_name: `gatehouse:${options.instance}` } : {}),
+      },
     });
     const db = drizzlePostgres(client, { schema }) as unknown as Db;
     // migrations run on a connection of their own without the statement timeout (an index on a big table)
@@ -84,6 +90,7 @@ export async function createDb(
       db,
       kind: "postgres",
       location: redact(url),
+      instance: options.instance,
       // postgres.js keeps a dedicated listen connection and re-listens after it reconnects (calling onlisten).
       listen: async (channel, onMessage, onListen) => {
         const { unlisten } = await client.listen(channel, onMessage, onListen);

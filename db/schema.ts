@@ -244,9 +244,16 @@ export const automationSessions = pgTable("automation_sessions", {
   updatedAt: ts("updated_at").notNull(),
   finishedAt: ts("finished_at"),
   expiresAt: ts("expires_at").notNull(),
+  /** cluster: the instance that claimed (runs) the session; null while it waits in the global queue. */
+  instance: text("instance"),
+  /** The session's own prompt timeout (null: SESSION_PROMPT_TIMEOUT_S of the instance that runs it). */
+  promptTimeoutS: integer("prompt_timeout_s"),
+  /** The full input, secrets included, sealed for the instance that claims it; cleared at the end. */
+  sealedInput: text("sealed_input"),
 }, (t) => [
   index("automation_sessions_owner_idx").on(t.owner, t.createdAt),
   index("automation_sessions_status_idx").on(t.status),
+  index("automation_sessions_queue_idx").on(t.status, t.createdAt, t.id),
 ]);
 
 /** The ordered event log of a session: one row per event, numbered from 1 per session. */

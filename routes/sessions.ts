@@ -7,6 +7,7 @@ import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import { requireAuth } from "../src/auth/middleware.ts";
 import { ownerOf, visibleSession } from "../src/automation/access.ts";
+import { afterQuery, longPoll, longPollQuery, withDrain } from "../src/automation/long_poll.ts";
 import { requireAutomation } from "../src/automation/mod.ts";
 import { FINAL_STATUSES, SESSION_STATUSES } from "../src/automation/sessions.ts";
 import type { Deps } from "../src/deps.ts";
@@ -21,7 +22,6 @@ export const startBody = z.object({
   webhook_url: z.url({ protocol: /^https?$/ }).max(2000).optional(),
 });
 
-const afterParam = z.coerce.number().int().min(0).max(2 ** 31 - 1);
 const statusList = z.string().max(200).transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
   .pipe(z.array(z.enum(SESSION_STATUSES)));
 
@@ -66,16 +66,12 @@ export function sessionRoutes(deps: Deps) {
     .get(
       "/:id",
       auth,
-      validate(
-        "query",
-        z.object({ wait: z.coerce.number().min(0).max(60).optional(), after: afterParam.optional() }),
-      ),
+      validate("query", longPollQuery),
       async (c) => {
-        const { wait, after } = c.req.valid("query");
-        const id = c.req.param("id");
-        let view = await visibleSession(deps, c.get("principal"), id);
-        if (wait) view = await sessions().waitForEvent(id, after ?? view.seq, wait * 1000, c.req.raw.signal);
-        return c.json(view);
+        const view = await visibleSession(deps, c.get("principal"), c.req.param("id"));
+        return c.json(
+          await longPoll(sessions(), view, c.req.valid("query"), withDrain(deps, c.req.raw.signal)),
+        );
       },
     )
     .post("/:id/input", auth, validate("json", answerBody), async (c) => {
@@ -90,7 +86,7 @@ export function sessionRoutes(deps: Deps) {
       await visibleSession(deps, c.get("principal"), id);
       return c.json(await sessions().cancel(id));
     })
-    .get("/:id/events", auth, validate("query", z.object({ after: afterParam.optional() })), async (c) => {
+    .get("/:id/events", auth, validate("query", afterQuery), async (c) => {
       const id = c.req.param("id");
       const view = await visibleSession(deps, c.get("principal"), id);
       const lastEventId = c.req.header("last-event-id");
@@ -129,9 +125,12 @@ export function sessionRoutes(deps: Deps) {
           write(() => stream.writeSSE({ event: "logged_out", data: JSON.stringify({ type: "logged_out" }) }));
           write(() => Promise.resolve(end()));
         });
+        // shutdown: the stream ends; EventSource reconnects (to another instance) with Last-Event-ID
+        const undrain = deps.drain?.watch(() => write(() => Promise.resolve(end())));
         try {
           await ended;
         } finally {
+          undrain?.();
           unwatch?.();
           off();
           clearInterval(heartbeat);

@@ -9,14 +9,13 @@ import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { requireAuth } from "../src/auth/middleware.ts";
 import { ownerOf, visibleSession } from "../src/automation/access.ts";
+import { afterQuery, longPoll, longPollQuery, withDrain } from "../src/automation/long_poll.ts";
 import { requireAutomation } from "../src/automation/mod.ts";
 import { createShare, guestScope, guestTicket, redeemShare } from "../src/automation/shares.ts";
 import type { Deps } from "../src/deps.ts";
 import { UnauthorizedError } from "../src/errors.ts";
 import { type AppEnv, validate } from "../src/http.ts";
 import { answerBody, publicBase } from "../src/http_socket.ts";
-
-const afterParam = z.coerce.number().int().min(0).max(2 ** 31 - 1);
 
 /** Lets a request through only with `Authorization: Bearer <guest token>` for the `:id` in its path. */
 function guestAuth(deps: Deps): MiddlewareHandler<AppEnv> {
@@ -58,22 +57,18 @@ export function shareRoutes(deps: Deps) {
     .get(
       "/api/v1/shared/:id",
       guest,
-      validate(
-        "query",
-        z.object({ wait: z.coerce.number().min(0).max(60).optional(), after: afterParam.optional() }),
-      ),
+      validate("query", longPollQuery),
       async (c) => {
-        const { wait, after } = c.req.valid("query");
-        const id = c.req.param("id");
-        let view = await sessions().get(id);
-        if (wait) view = await sessions().waitForEvent(id, after ?? view.seq, wait * 1000, c.req.raw.signal);
-        return c.json(view);
+        const view = await sessions().get(c.req.param("id"));
+        return c.json(
+          await longPoll(sessions(), view, c.req.valid("query"), withDrain(deps, c.req.raw.signal)),
+        );
       },
     )
     .get(
       "/api/v1/shared/:id/events",
       guest,
-      validate("query", z.object({ after: afterParam.optional() })),
+      validate("query", afterQuery),
       async (c) => {
         const id = c.req.param("id");
         const view = await sessions().get(id);

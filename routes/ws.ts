@@ -78,6 +78,7 @@ function socketEvents(
       }
       const { type: _t, instance: _i, ...rest } = problem;
       peer.send({ ...rest, type: "error", seq: null });
+      peer.fault();
     };
     const attach = (id: string, after: number) => {
       sessionId = id;
@@ -110,6 +111,7 @@ function socketEvents(
       },
     };
     async function handle(data: unknown): Promise<void> {
+      if (!peer.open) return; // closed (e.g. for abuse) while this message waited in line
       try {
         if (typeof data !== "string" || data.length > MAX_MESSAGE_CHARS) {
           throw new ValidationError([{
@@ -170,7 +172,7 @@ function socketEvents(
         refuse(err);
       }
     }
-  }, { logout: principal ? logoutWatch(deps, principal) : undefined });
+  }, { logout: principal ? logoutWatch(deps, principal) : undefined, drain: deps.drain });
 }
 
 /** Socket routes, mounted at the root: /ws, /api/v1/sessions/:id/ws and the ticket route. */
@@ -227,7 +229,7 @@ export function wsRoutes(deps: Deps) {
         if ((await guestScope(deps, ticket, GUEST_TICKET_AUDIENCE)) !== id) {
           throw new UnauthorizedError("A valid share ticket is required");
         }
-        requireUpgrade(c);
+        requireUpgrade(c, deps);
         const after = c.req.query("after") ?? "0";
         if (!/^\d{1,10}$/.test(after)) {
           throw new ValidationError([{ field: "after", message: "must be a sequence number" }]);

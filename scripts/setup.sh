@@ -2,6 +2,7 @@
 # What gatehouse needs from the system, installed when missing and possible; never waits for a password.
 #   scripts/setup.sh start   Chromium (browser-automation flows)
 #   scripts/setup.sh test    Chromium, nginx (media-auth auth_request test), Kannel + its fake SMSC (Kannel test)
+#   scripts/setup.sh bench   Chromium, wrk (the HTTP load generator of bench/)
 # Installs with apt-get as root or with passwordless sudo; otherwise stops at once printing the exact command.
 # SETUP_SKIP=1 skips every check (e.g. CHROME_PATH or BROWSER_WS_ENDPOINT point at a browser elsewhere).
 set -uo pipefail
@@ -18,6 +19,9 @@ if [[ $mode == test ]]; then
   has nginx || need+=(nginx)
   has bearerbox || need+=(kannel)
   [ -x /usr/lib/kannel/test/fakesmsc ] || need+=(kannel-extras)
+fi
+if [[ $mode == bench ]]; then
+  has wrk || need+=(wrk)
 fi
 ((${#need[@]})) || exit 0
 

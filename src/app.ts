@@ -26,6 +26,7 @@ import { type Deps, withAppDefaults } from "./deps.ts";
 import { NotFoundError, PayloadTooLargeError, problemResponse, toProblem } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
 import { appMetrics, QUIET_ROUTES, routeOf } from "./app_metrics.ts";
+import { mediaAuthFastPath } from "./cameras/fast_path.ts";
 
 /** Headers of every HTML answer. */
 const HTML_SECURITY_HEADERS = {
@@ -55,8 +56,11 @@ export function createApp(injected: Deps): Hono<AppEnv> {
     const incoming = c.req.header("x-request-id");
     const requestId = incoming && /^[\w.-]{1,128}$/.test(incoming) ? incoming : crypto.randomUUID();
     c.set("requestId", requestId);
-    await next();
+    // Set before the handler, so the response is built with it; setting a header on a finished response
+    // makes Hono copy the response (measurable on every request). Raw responses (errors) get it after.
     c.header("x-request-id", requestId);
+    await next();
+    if (!c.res.headers.has("x-request-id")) c.header("x-request-id", requestId);
     const ms = performance.now() - started;
     const route = routeOf(c);
     metrics.request(c.req.method, route, c.res.status, ms / 1000);
@@ -139,5 +143,10 @@ export function createApp(injected: Deps): Hono<AppEnv> {
     }
     return problemResponse(problem, headers);
   });
+  // The Flussonic play check is answered before the router (src/cameras/fast_path.ts): same decision,
+  // metrics and logs, a fraction of the per-request cost.
+  const fast = mediaAuthFastPath(deps, cameraAuth, metrics);
+  const routed = app.fetch;
+  app.fetch = (req, ...rest) => fast(req) ?? routed(req, ...rest);
   return app;
 }

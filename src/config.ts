@@ -41,6 +41,11 @@ export const configSchema = z.object({
   // slow clients: a request body must have arrived this long after its headers (0 = no limit)
   REQUEST_BODY_TIMEOUT_MS: int(10_000, 0),
   DB_STATEMENT_TIMEOUT_MS: int(10_000, 0),
+  /**
+   * cluster: seconds a SIGTERM/SIGINT leaves for the shutdown: sockets close (1001) at once, in-flight
+   * requests finish, then sessions still running here fail as interrupted. Matches fly.toml kill_timeout.
+   */
+  SHUTDOWN_GRACE_S: int(30, 1),
   JWT_SECRET: z.string().min(32, "JWT_SECRET must be at least 32 characters").optional(),
   JWT_ISSUER: z.string().default("gatehouse"),
   JWT_AUDIENCE: z.string().default("gatehouse-api"),
@@ -66,6 +71,22 @@ export const configSchema = z.object({
   /** Without PUBLIC_URL, links (ws_url) are built from the request's Host only when its name is listed here. */
   ALLOWED_HOSTS: z.string().default("localhost,127.0.0.1,[::1]")
     .transform((s) => s.split(",").map((x) => x.trim().toLowerCase()).filter(Boolean)),
+  /**
+   * Origins (scheme://host[:port], comma-separated) whose browser pages may open WebSockets, besides PUBLIC_URL's
+   * and the server's own host from ALLOWED_HOSTS; other browser upgrades get 403.
+   */
+  ALLOWED_ORIGINS: z.string().default("").transform((s, ctx) => {
+    const origins: string[] = [];
+    for (const item of s.split(",").map((x) => x.trim()).filter(Boolean)) {
+      const origin = URL.canParse(item) ? new URL(item).origin : "null";
+      if (origin === "null") {
+        ctx.addIssue({ code: "custom", message: `"${item}" is not an origin like https://app.example.com` });
+        return z.NEVER;
+      }
+      origins.push(origin);
+    }
+    return origins;
+  }),
   /** The built-in demo portal at /demo: a development aid, on by default only outside production. */
   DEMO_PORTAL: bool.optional(),
   /** Let production run with SMS_PROVIDER=console (codes printed to stdout): only for a private trial. */
@@ -146,6 +167,10 @@ export const configSchema = z.object({
   BROWSER_WS_ENDPOINT: z.string().regex(/^wss?:\/\//, "must be a ws:// or wss:// URL").optional(),
   MAX_SESSIONS: int(8, 1),
   MAX_QUEUE: int(32),
+  /** Fair share: active (queued, running, waiting) sessions one user may have; 0 = no cap. */
+  MAX_SESSIONS_PER_USER: int(4),
+  /** Fair share: active sessions started with API keys (and keyless legacy clients), together; 0 = no cap. */
+  MAX_SESSIONS_PER_API_KEY: int(16),
   SESSION_PROMPT_TIMEOUT_S: int(240, 1),
   SESSION_MAX_S: int(900, 1),
   /** The one default timeout of every page wait in a flow (navigation, selectors, actions). */

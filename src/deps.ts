@@ -1,4 +1,5 @@
 /** Everything the app needs, built once by main.ts (or by a test) and injected into createApp. */
+import { Drain } from "./drain.ts";
 import type { Db } from "../db/client.ts";
 import type { JwtKeys } from "./auth/jwt.ts";
 import { LoginSessions } from "./auth/login_cache.ts";
@@ -36,10 +37,12 @@ export interface Deps {
   logins?: LoginSessions;
   /** Prometheus metrics (/metrics); createApp makes one per app when absent. */
   metrics?: Metrics;
+  /** Shutdown: closes sockets (1001), ends SSE streams and long-polls; createApp makes one when absent. */
+  drain?: Drain;
 }
 
 /** Deps with the per-app objects filled in: what createApp hands the route modules. */
-export type AppDeps = Deps & Required<Pick<Deps, "startedAt" | "claimLocks" | "logins">>;
+export type AppDeps = Deps & Required<Pick<Deps, "startedAt" | "claimLocks" | "logins" | "drain">>;
 
 /** `deps` with every per-app object main.ts (or a test) did not inject made fresh, once per app. */
 export function withAppDefaults(deps: Deps): AppDeps {
@@ -48,5 +51,6 @@ export function withAppDefaults(deps: Deps): AppDeps {
     startedAt: deps.startedAt ?? performance.now(),
     claimLocks: deps.claimLocks ?? new KeyedMutex(),
     logins: deps.logins ?? new LoginSessions(deps),
+    drain: deps.drain ?? new Drain(),
   };
 }

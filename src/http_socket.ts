@@ -3,6 +3,7 @@
  * before the upgrade, the guard against plain GETs, a JSON peer that stops sending once the socket is
  * gone, ticketed socket URLs, and the wire form of session events (also what SSE sends).
  */
+import { type Drain, GOING_AWAY_CLOSE_CODE } from "./drain.ts";
 import type { Context, MiddlewareHandler } from "hono";
 import type { WSContext, WSEvents } from "hono/ws";
 import { z } from "zod";
@@ -14,6 +15,16 @@ import { FINAL_STATUSES, type SessionStatus } from "./automation/sessions.ts";
 import type { Deps } from "./deps.ts";
 import { AppError, UnauthorizedError } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
+import {
+  assertSocketOrigin,
+  CLOSE_POLICY,
+  CLOSE_TOO_BIG,
+  isTooBig,
+  SOCKET_MAX_FAULTS,
+  SOCKET_MAX_MESSAGE_BYTES,
+  SOCKET_RATE,
+  TokenBucket,
+} from "./socket_guard.ts";
 
 /** Which credentials a socket route takes besides the `Authorization` and `x-api-key` headers. */
 export interface SocketAuthOptions {
@@ -40,7 +51,7 @@ export function socketAuth(deps: Deps, options: SocketAuthOptions = {}): Middlew
         apiKey: c.req.header("x-api-key"),
       });
     if (!principal) throw new UnauthorizedError(`A valid ${accepted} or Bearer access token is required`);
-    requireUpgrade(c);
+    requireUpgrade(c, deps);
     c.set("principal", principal);
     await next();
   };
@@ -59,13 +70,17 @@ export function logoutWatch(deps: Pick<Deps, "logins">, principal: Principal): L
   return (end) => logins.watch(principal.sessionId, () => end());
 }
 
-/** 426 for a request to a socket route that is not a WebSocket upgrade. */
-export function requireUpgrade(c: Context): void {
+/**
+ * 426 for a request to a socket route that is not a WebSocket upgrade; 403 for a browser's upgrade from an
+ * origin that is not allowed (ALLOWED_ORIGINS, PUBLIC_URL, or the own host when in ALLOWED_HOSTS).
+ */
+export function requireUpgrade(c: Context, deps: Pick<Deps, "config">): void {
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
     throw new AppError(426, "Upgrade Required", "This endpoint speaks WebSocket only", {}, {
       upgrade: "websocket",
     });
   }
+  assertSocketOrigin(deps.config, { origin: c.req.header("origin"), host: c.req.header("host") });
 }
 
 /** True when a socket request carries any credential socketAuth reads (header, `?token=`, `?ticket=`). */
@@ -84,6 +99,10 @@ export interface JsonPeer<T> {
   /** Sends `msg` as JSON text; dropped once the socket is closing or closed. */
   send(msg: T): void;
   close(code?: number, reason?: string): void;
+  /** Counts a refused message; after SOCKET_MAX_FAULTS of them the socket is closed with 1008. */
+  fault(): void;
+  /** False once the socket has ended (queued messages need no work then). */
+  readonly open: boolean;
 }
 
 /** What a socket protocol does with what arrives: each text or binary message, and the end (once). */
@@ -98,32 +117,52 @@ export interface SocketHandler {
  */
 export function jsonSocket<T>(
   open: (peer: JsonPeer<T>) => SocketHandler,
-  options: { logout?: LogoutWatch } = {},
+  options: { logout?: LogoutWatch; drain?: Drain } = {},
 ): WSEvents {
   let handler: SocketHandler = {};
   let ended = false;
   let unwatch: (() => void) | undefined;
+  let undrain: (() => void) | undefined;
+  let faults = 0;
+  const bucket = new TokenBucket(SOCKET_RATE);
   const end = () => {
     if (ended) return;
     ended = true;
     unwatch?.();
+    undrain?.();
     handler.close?.();
+  };
+  /** Closes `ws` with `code` and ends the protocol at once (nothing more is read or sent). */
+  const hangUp = (ws: WSContext, code: number, reason: string) => {
+    if (ws.readyState <= 1) ws.close(code, reason);
+    end();
   };
   return {
     onOpen(_evt, ws: WSContext) {
-      unwatch = options.logout?.(() => {
-        if (ws.readyState <= 1) ws.close(LOGGED_OUT_CLOSE_CODE, "logged out");
-        end();
-      });
+      unwatch = options.logout?.(() => hangUp(ws, LOGGED_OUT_CLOSE_CODE, "logged out"));
+      // shutdown: 1001 tells the client to reconnect (to another instance) and resume after its last seq
+      undrain = options.drain?.watch(() => hangUp(ws, GOING_AWAY_CLOSE_CODE, "server shutting down"));
       handler = open({
         send: (msg) => {
           if (!ended && ws.readyState === 1) ws.send(JSON.stringify(msg));
         },
         close: (code, reason) => ws.close(code, reason),
+        fault: () => {
+          if (++faults >= SOCKET_MAX_FAULTS) hangUp(ws, CLOSE_POLICY, "too many refused messages");
+        },
+        get open() {
+          return !ended;
+        },
       });
     },
-    async onMessage(evt) {
-      if (!ended) await handler.message?.(evt.data);
+    async onMessage(evt, ws) {
+      if (ended) return;
+      // Checked before anything parses the message (the runtime has already read it: see socket_guard.ts).
+      if (isTooBig(evt.data)) {
+        return hangUp(ws, CLOSE_TOO_BIG, `message over ${SOCKET_MAX_MESSAGE_BYTES} bytes`);
+      }
+      if (!bucket.take()) return hangUp(ws, CLOSE_POLICY, "too many messages");
+      await handler.message?.(evt.data);
     },
     onClose: end,
     onError: end,

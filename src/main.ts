@@ -13,6 +13,8 @@ import { readyLine, resolveDevAdminKey } from "./dev_key.ts";
 import type { Deps } from "./deps.ts";
 import { EventBus } from "./events.ts";
 import { KeyedMutex } from "./keyed_mutex.ts";
+import { Drain } from "./drain.ts";
+import { QueueStore } from "./automation/queue_store.ts";
 import { Resources } from "./lifecycle.ts";
 import { BufferedStdout, createLogger } from "./log.ts";
 import { smsFromConfig } from "./otp/sms.ts";
@@ -39,6 +41,17 @@ async function resolveJwtSecret(config: Config): Promise<string> {
   return secret;
 }
 
+/** True when `promise` settles within `ms`. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms))));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function main() {
   const startedAt = performance.now();
   let config: Config;
@@ -62,9 +75,12 @@ async function main() {
   const devKey = await resolveDevAdminKey(config);
   if (devKey) config = { ...config, API_KEYS: [devKey] };
 
+  // cluster: this run's id: claimed sessions carry it, and its Postgres connections name it (liveness)
+  const instance = crypto.randomUUID();
   const database = await createDb({
     url: config.DATABASE_URL,
     dataDir: config.DATA_DIR,
+    instance,
     connectTimeoutS: config.DB_CONNECT_TIMEOUT_S,
     statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
   });
@@ -90,6 +106,7 @@ async function main() {
     traccar: traccarFromConfig(config), // devices
     startedAt,
     claimLocks: new KeyedMutex(),
+    drain: new Drain(),
   };
   // cluster: login sessions live in memory; revocations from every instance arrive over LISTEN/NOTIFY.
   deps.logins = new LoginSessions(deps);
@@ -101,7 +118,9 @@ async function main() {
   // sessions end and before the database. Messages it holds at a crash are retried after their lease.
   const webhookWorker = resources.add("webhook worker", createWebhookWorker(deps).start(), (w) => w.close());
   const outbox = sessionOutbox(config, () => webhookWorker.kick());
-  await markInterrupted(deps, { outbox });
+  // cluster: only sessions of instances that are gone (on PGlite, the one process is this one)
+  const alive = database.kind === "postgres" ? await new QueueStore(deps).liveInstances() : [instance];
+  await markInterrupted(deps, { outbox, alive });
   // Flows pointed at the built-in demo portal log in as demo/demo unless FLOW_SECRETS says otherwise.
   const demoLogins = config.DEMO_PORTAL && !config.PORTAL_BASE_URL
     ? Object.fromEntries(builtinFlows.map((f) => [f.name, { ...DEMO_LOGIN }]))
@@ -113,6 +132,7 @@ async function main() {
       portalUrl: config.PORTAL_BASE_URL ?? `http://127.0.0.1:${config.PORT}/demo`,
       secrets: { ...demoLogins, ...config.FLOW_SECRETS },
       cluster: database, // cluster: session event notices over LISTEN/NOTIFY
+      instance,
       outbox, // webhooks
     }),
     (a) => a.close(),
@@ -146,17 +166,35 @@ async function main() {
       stdout.write(readyLine(config, port)); // the console URL (and the dev admin key), one line
     },
   }, app.fetch);
-  resources.add("http server", server, (s) => s.shutdown());
-  // end the sessions before the server drains, so their SSE streams, long-polls and
-  // sockets get the final event and finish instead of holding the shutdown open.
+  let drained: Promise<void> | undefined;
+  const shutdownServer = () => drained ??= server.shutdown();
+  // sessions still running here when the server has drained fail as interrupted (their browser closes)
   resources.add("automation sessions", deps.automation, (a) => a.sessions.close());
+  resources.add("http server", server, shutdownServer);
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info("shutting down", { signal });
+    const graceMs = config.SHUTDOWN_GRACE_S * 1000;
+    log.info("shutting down", { signal, grace_s: config.SHUTDOWN_GRACE_S });
+    const hardStop = setTimeout(() => {
+      log.error("shutdown grace over: exiting", { grace_s: config.SHUTDOWN_GRACE_S });
+      stdout.flush();
+      Deno.exit(1);
+    }, graceMs);
+    // 1. claim no more queued sessions, and hand the ones claimed but not started back to the queue
+    await deps.automation!.sessions.drain().catch((err) =>
+      log.error("draining sessions failed", { error: err })
+    );
+    // 2. stop accepting; sockets close with 1001 and SSE streams and long-polls end, so clients re-attach
+    //    elsewhere; in-flight requests finish within the grace (a second is kept for the steps after it)
+    const drainedHttp = shutdownServer();
+    deps.drain!.start();
+    if (!(await within(drainedHttp, graceMs - 1000))) log.warn("in-flight requests cut at the grace");
+    // 3. the rest, last opened first: sessions (interrupted), workers, listeners, the database
     await resources.close();
+    clearTimeout(hardStop);
     log.info("stopped");
     stdout.flush();
     Deno.exit(0);

@@ -3,7 +3,7 @@
  * labelled by route pattern (`/api/v1/sessions/:id`), never by raw path. Gauges read their sources at scrape.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { count } from "drizzle-orm";
+import { count, eq } from "drizzle-orm";
 import { automationSessions, webhookMessages } from "../db/schema.ts";
 import type { Db } from "../db/client.ts";
 import type { SmsSender } from "./otp/sms.ts";
@@ -11,8 +11,8 @@ import type { SmsSender } from "./otp/sms.ts";
 /** What the gauges read when scraped; each is optional (a test app may lack automation). */
 export interface MetricsSources {
   db?: Db;
-  /** Running and queued sessions (SessionService.load()). */
-  sessionLoad?: () => { running: number; queued: number };
+  /** Sessions holding a browser slot on this instance (SessionService.load()). */
+  sessionLoad?: () => { running: number };
   /** Browser contexts lent out now (BrowserPool.openContexts). */
   openContexts?: () => number;
   /** Media-auth state cache lookups so far. */
@@ -97,15 +97,18 @@ export class Metrics {
     });
     new Gauge({
       name: "gatehouse_session_queue_length",
-      help: "Sessions waiting for a browser slot",
+      help: "Sessions waiting for a browser slot (the service-wide queue in the database)",
       registers,
-      collect() {
-        if (sessionLoad) this.set(sessionLoad().queued);
+      async collect() {
+        if (!db) return;
+        const [row] = await db.select({ n: count() }).from(automationSessions)
+          .where(eq(automationSessions.status, "queued"));
+        this.set(row?.n ?? 0);
       },
     });
     new Gauge({
       name: "gatehouse_sessions_running",
-      help: "Sessions holding a browser slot",
+      help: "Sessions holding a browser slot on this instance",
       registers,
       collect() {
         if (sessionLoad) this.set(sessionLoad().running);

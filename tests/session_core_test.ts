@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { Follower } from "../src/automation/follow.ts";
 import { EventHub, type SessionEvent } from "../src/automation/hub.ts";
-import { SessionQueue } from "../src/automation/session_queue.ts";
+import { BrowserSlots } from "../src/automation/session_queue.ts";
 import { SessionStore } from "../src/automation/session_store.ts";
 import { canMove, IllegalTransitionError } from "../src/automation/status.ts";
 import { TooManyRequestsError } from "../src/errors.ts";
@@ -80,22 +80,23 @@ Deno.test("the status machine allows a session's normal life and refuses moves o
   );
 });
 
-Deno.test("the queue admits up to MAX_SESSIONS, holds MAX_QUEUE, then answers 429 with Retry-After", () => {
-  const q = new SessionQueue<{ id: string; final: boolean }>({ maxRunning: 1, maxQueue: 1 });
-  const a = { id: "a", final: false }, b = { id: "b", final: false };
-  q.reserve()();
-  q.enqueue(a);
-  q.reserve()();
-  q.enqueue(b);
-  assert.deepEqual(q.admit(), [a]);
-  assert.equal(q.position("b"), 1);
+Deno.test("admission counts the service-wide queue plus this instance's free slots, then answers 429", () => {
+  const slots = new BrowserSlots({ maxRunning: 1, maxQueue: 1 });
+  slots.admit(0);
+  slots.admit(1); // one free slot here will claim one of them at once
   assert.throws(
-    () => q.reserve(),
-    (e) => e instanceof TooManyRequestsError && e.headers["retry-after"] === "10",
+    () => slots.admit(2),
+    (e) =>
+      e instanceof TooManyRequestsError && e.headers["retry-after"] === "10" &&
+      /\(0 of 1 running, 2 of 1 queued\)/.test(e.message),
   );
-  q.remove(a);
-  assert.deepEqual(q.admit(), [b]);
-  assert.deepEqual(q.load(), { running: 1, queued: 0, max: 1, maxQueue: 1 });
+  assert.equal(slots.hold(), 1);
+  assert.equal(slots.free(), 0);
+  slots.add("a");
+  slots.unhold(1);
+  assert.throws(() => slots.admit(1), TooManyRequestsError);
+  slots.remove("a");
+  assert.deepEqual(slots.load(), { running: 0, max: 1, maxQueue: 1 });
 });
 
 Deno.test("follow replays after a seq, goes live without gaps or repeats, and ends after the final status", async () => {
@@ -160,4 +161,44 @@ Deno.test("waitForEvent wakes on the next stored event, not on an image frame, a
   const aborted = follower.waitForEvent(s.id, 2, 60_000, stop.signal);
   stop.abort();
   await aborted;
+});
+
+Deno.test("placement: claims take the oldest unclaimed sessions once, release hands them back, in place order", async () => {
+  await using s = await storeWithSession();
+  const second = crypto.randomUUID();
+  s.clock.advance(1);
+  const now = s.clock.now();
+  await s.store.create({
+    id: second,
+    owner: "admin",
+    flow: "f",
+    input: {},
+    webhookUrl: null,
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + 60_000),
+  }, (queued) => assert.equal(queued, 1));
+  assert.equal(await s.store.queue.queuePosition(await s.store.row(second)), 2);
+  const [a, b] = await Promise.all([s.store.queue.claim("A", 1), s.store.queue.claim("B", 1)]);
+  assert.deepEqual([...a, ...b].map((r) => r.id).sort(), [s.id, second].sort(), "each row claimed once");
+  assert.equal(await s.store.queue.queuePosition(await s.store.row(second)), 0, "claimed: out of the line");
+  assert.equal(await s.store.queue.release("A"), 1);
+  assert.equal(await s.store.queue.releaseOrphans(["A"]), 1, "B is gone: its claim goes back");
+  assert.deepEqual((await s.store.queue.claim("C", 5)).map((r) => r.id), [s.id, second], "oldest first");
+});
+
+Deno.test("placement: a session waiting in the queue is extended in SQL; a claimed one is not", async () => {
+  await using s = await storeWithSession();
+  const before = (await s.store.row(s.id)).expiresAt.getTime();
+  const event = await s.store.queue.extendQueued(s.id, 30);
+  assert.equal(event?.type, "extended");
+  assert.equal(event?.seq, 2);
+  const row = await s.store.row(s.id);
+  assert.deepEqual([row.seq, row.expiresAt.getTime()], [2, before + 30_000]);
+  assert.deepEqual((await s.store.events(s.id, 1)).map((e) => [e.seq, e.type]), [[2, "extended"]]);
+  await s.store.queue.claim("A", 1);
+  assert.equal(
+    await s.store.queue.extendQueued(s.id, 30),
+    null,
+    "claimed: the instance running it extends it",
+  );
 });

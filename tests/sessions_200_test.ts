@@ -11,7 +11,11 @@ type Json = Record<string, any>;
 Deno.test("200 automation sessions in a row, with real Chromium", async (t) => {
   await withSharedBrowser(t, async ({ spec, pool, portal }) => {
     await spec("after 200 sessions the browser holds no context but its default one", async () => {
-      await using a = await automationApp(pool, portal.url, { MAX_SESSIONS: "8", MAX_QUEUE: "200" });
+      await using a = await automationApp(pool, portal.url, {
+        MAX_SESSIONS: "8",
+        MAX_QUEUE: "200",
+        MAX_SESSIONS_PER_API_KEY: "0",
+      });
       const ids: string[] = [];
       for (let n = 0; n < 200; n++) {
         ids.push((await a.automation.sessions.start("admin", "test-quick", { n })).id);

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import puppeteer from "puppeteer-core";
 import { BrowserPool, findChrome } from "../src/automation/pool.ts";
-import { BROWSER_CRASHED } from "../src/automation/runtime.ts";
+import { BROWSER_CRASHED, PAGE_CRASHED } from "../src/automation/runtime.ts";
 import { createLogger } from "../src/log.ts";
 import { problem } from "./helpers.ts";
 import { ADMIN, automationApp, waitFor, withSharedBrowser } from "./automation_fixtures.ts";
@@ -115,6 +115,78 @@ Deno.test("the life and end of automation sessions, with real Chromium", async (
     );
 
     await spec(
+      "fair share: one user holds at most MAX_SESSIONS_PER_USER active sessions (a 429 of its own), others still start",
+      async () => {
+        await using a = await automationApp(pool, portal.url, {
+          MAX_SESSIONS: "1",
+          MAX_QUEUE: "8",
+          MAX_SESSIONS_PER_USER: "2",
+          MAX_SESSIONS_PER_API_KEY: "2",
+        });
+        const [ann, bob] = [await a.login(), await a.login()];
+        const start = (headers: Record<string, string>) =>
+          a.json("POST", "/api/v1/sessions", { flow: "test-hang", input: {} }, headers);
+        const asAnn = { authorization: `Bearer ${ann.access_token}` };
+        const ids: string[] = [];
+        for (let n = 0; n < 2; n++) {
+          const res = await start(asAnn);
+          assert.equal(res.status, 201);
+          ids.push((await res.json()).id);
+        }
+        const third = await start(asAnn);
+        assert.equal(third.status, 429);
+        assert.equal(third.headers.get("retry-after"), "10");
+        assert.equal(third.headers.get("content-type"), "application/problem+json");
+        const body = await problem(third);
+        assert.equal(body.reason, "session_quota");
+        assert.equal(body.limit, 2);
+        assert.match(
+          body.detail as string,
+          /this user already has 2 active session\(s\), the most one caller may/,
+        );
+        const bobs = await start({ authorization: `Bearer ${bob.access_token}` });
+        assert.equal(bobs.status, 201, "another user still gets a place in the queue");
+        ids.push((await bobs.json()).id);
+        for (let n = 0; n < 2; n++) {
+          const res = await start(ADMIN);
+          assert.equal(res.status, 201);
+          ids.push((await res.json()).id);
+        }
+        const key = await start(ADMIN);
+        assert.equal(key.status, 429);
+        assert.match((await problem(key)).detail as string, /the API keys already have 2 active session/);
+        await a.automation.sessions.cancel(ids.shift()!);
+        const again = await start(asAnn);
+        assert.equal(again.status, 201, "a finished session frees its owner's share");
+        ids.push((await again.json()).id);
+        for (const id of ids) await a.automation.sessions.cancel(id);
+      },
+    );
+
+    await spec(
+      "kill -9 of the renderer process of a session waiting at a prompt fails it at once with the page-crash error",
+      async () => {
+        await using a = await automationApp(pool, portal.url);
+        const { id } = await a.automation.sessions.start("admin", "test-ask-code", { name: "Tim" });
+        await waitFor(async () => (await a.automation.sessions.get(id)).prompt, "the prompt");
+        // Every renderer process (CDP SystemInfo.getProcessInfo), so the page's own is among them; the
+        // browser process lives on (the next step kills the whole browser anyway).
+        const cdp = await pool.browser!.target().createCDPSession();
+        const { processInfo } = await cdp.send("SystemInfo.getProcessInfo");
+        await cdp.detach();
+        const renderers = processInfo.filter((p) => p.type === "renderer").map((p) => p.id);
+        assert.ok(renderers.length > 0);
+        for (const pid of renderers) Deno.kill(pid, "SIGKILL");
+        let end: Json | undefined;
+        for await (const e of a.automation.sessions.follow(id)) {
+          if (e.type === "status" && e.data.status === "failed") end = e.data;
+        }
+        assert.equal(end?.error, PAGE_CRASHED);
+        assert.equal(pool.openContexts, 0);
+      },
+    );
+
+    await spec(
       "a killed browser fails its sessions with a clear error, and the next session gets a new browser",
       async () => {
         await using a = await automationApp(pool, portal.url);
@@ -135,6 +207,39 @@ Deno.test("the life and end of automation sessions, with real Chromium", async (
         }, "the next session");
         assert.equal(done.status, "succeeded", done.error ?? "");
         assert.notEqual(pool.browser, old);
+      },
+    );
+
+    await spec(
+      "a crashed page fails its waiting session at once, saying so, and an answer to it is refused with 409",
+      async () => {
+        await using a = await automationApp(pool, portal.url);
+        const { id } = await a.automation.sessions.start("admin", "test-ask-code", { name: "Tim" });
+        const { prompt } = await waitFor(async () => {
+          const v = await a.automation.sessions.get(id);
+          return v.prompt && v;
+        }, "the prompt");
+        // Page.crash kills the tab's renderer the way `kill -9` of its process does (Inspector.targetCrashed).
+        const cdp = await a.automation.sessions.page(id)!.createCDPSession();
+        void cdp.send("Page.crash").catch(() => {}); // never answers: the renderer is gone
+        const events: string[] = [];
+        let end: Json | undefined;
+        for await (const e of a.automation.sessions.follow(id)) {
+          events.push(e.type);
+          if (e.type === "status" && e.data.status === "failed") end = e.data;
+        }
+        assert.equal(end?.error, PAGE_CRASHED);
+        const s = await a.automation.sessions.get(id);
+        assert.equal(s.status, "failed");
+        assert.equal(s.error, PAGE_CRASHED);
+        const answer = await a.json("POST", `/api/v1/sessions/${id}/input`, {
+          prompt: prompt!.id,
+          value: "1",
+        }, ADMIN);
+        assert.equal(answer.status, 409);
+        assert.match((await problem(answer)).detail as string, /is already failed/);
+        assert.equal(pool.openContexts, 0);
+        assert.ok(pool.browser?.connected, "the browser itself lives on");
       },
     );
 

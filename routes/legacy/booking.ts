@@ -89,7 +89,7 @@ export function bookingSocketRoutes(deps: Deps) {
     hideJobId,
     async (c, next) => {
       if (!byJobId(c)) return await auth(c, next);
-      requireUpgrade(c);
+      requireUpgrade(c, deps);
       await next();
     },
     async (c, next) => {
@@ -103,6 +103,7 @@ export function bookingSocketRoutes(deps: Deps) {
       const principal = c.get("principal");
       return jsonSocket((peer) => ({ close: followBookingJob(sessions, { jobId, view }, peer) }), {
         logout: principal ? logoutWatch(deps, principal) : undefined,
+        drain: deps.drain,
       });
     }),
   );

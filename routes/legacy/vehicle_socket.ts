@@ -26,7 +26,7 @@ function vehicleSocket(deps: Deps) {
       return jsonSocket<VehicleMessage>((peer) => {
         const app = new VehicleLookupSocket({ sessions, log: deps.log }, { principal, peer, artifactUrl });
         return { message: (data) => app.receive(data), close: () => app.close() };
-      }, { logout: logoutWatch(deps, principal) });
+      }, { logout: logoutWatch(deps, principal), drain: deps.drain });
     }),
   ] as const;
 }

@@ -11,6 +11,9 @@ import { tagAuth } from "../openapi/meta.ts";
 /** True when `key` is one of the configured API keys (constant-time per key). */
 export function isApiKey(keys: readonly string[], key: string | undefined): boolean {
   if (!key) return false;
+  // A length no key has cannot match: skip the encoding and comparing (an access token is far longer than a
+  // key, and this is on every authenticated request). It tells a caller only that no key is this long.
+  if (!keys.some((k) => k.length === key.length)) return false;
   let ok = false;
   for (const k of keys) ok = constantTimeEqual(k, key) || ok;
   return ok;

@@ -10,11 +10,13 @@ import type { Answer, Flow, PromptHandle, PromptSpec } from "./flow.ts";
 import type { EventHub, SessionEvent } from "./hub.ts";
 import type { BrowserPool, Lease } from "./pool.ts";
 import {
+  BROWSER_CRASHED,
   checkAnswer,
   checkArtifact,
   checkPromptSpec,
   createFlowContext,
   describeFailure,
+  PAGE_CRASHED,
   progressData,
   type PromptView,
   promptView,
@@ -70,6 +72,8 @@ interface OpenPrompt extends OpenPromptState {
 // Who and what a new live session is, and optionally its own time limits.
 type LiveSessionInit = { id: string; owner: string; flow: Flow; input: unknown; createdAt: number } & {
   webhookUrl?: string;
+  /** The stored row's seq (a claimed session may have events from its time in the queue). */
+  seq?: number;
 } & SessionLimits;
 
 /** A session this instance runs. */
@@ -102,6 +106,7 @@ export class LiveSession implements AsyncDisposable {
     this.createdAt = init.createdAt;
     this.expiresAt = init.createdAt + (init.lifetimeS ?? env.maxLifetimeS) * 1000;
     this.#promptTimeoutS = init.promptTimeoutS ?? env.promptTimeoutS;
+    this.#seq = init.seq ?? 1;
   }
 
   /** Where the session is now. */
@@ -167,6 +172,7 @@ export class LiveSession implements AsyncDisposable {
       this.#lease = lease;
       page = this.#page = await lease.context.newPage();
       page.setDefaultTimeout(env.stepTimeoutMs);
+      this.#watchPage(page);
     } catch (err) {
       if (this.final) return;
       env.log.error("session could not start", { session_id: this.id, error: err });
@@ -197,6 +203,28 @@ export class LiveSession implements AsyncDisposable {
       }
       await this.finish("failed", { error: failure.message, step: failure.step });
     }
+  }
+
+  /**
+   * A page that dies (Inspector.targetCrashed: puppeteer's `error` event; or its tab closes) fails the session at
+   * once, instead of leaving it waiting until a step times out with a misleading error (issue 15 item 5).
+   */
+  #watchPage(page: Page): void {
+    const dead = (why: string) => () => {
+      if (this.final) return;
+      this.#env.log.warn("session page died", { session_id: this.id, flow: this.flow.name, why });
+      // A page also closes when the whole browser goes: that is the pool's crash (BROWSER_CRASHED) to report.
+      const browserUp = page.browser().connected && this.#env.pool.isAlive(this.generation ?? -1);
+      void this.finish("failed", { error: browserUp ? PAGE_CRASHED : BROWSER_CRASHED });
+    };
+    const crashed = dead("crashed");
+    const closed = dead("closed");
+    page.once("error", crashed);
+    page.once("close", closed);
+    this.#abort.signal.addEventListener("abort", () => {
+      page.off("error", crashed);
+      page.off("close", closed);
+    }, { once: true });
   }
 
   /** Ends the session once, whatever path gets here first: aborts the flow, closes its context, stores the end. */

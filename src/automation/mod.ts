@@ -11,6 +11,7 @@ import type { DbHandle } from "../../db/client.ts";
 import { type AutomationDeps, SessionService } from "./sessions.ts";
 import { SessionStore } from "./session_store.ts";
 import { INTERRUPTED } from "./status.ts";
+import { QUEUE_CHANNEL } from "./session_queue.ts";
 import type { SessionOutbox } from "./session_store.ts";
 
 /** Everything the session routes (and the legacy surfaces) use; `Deps.automation`. */
@@ -38,9 +39,11 @@ export interface AutomationOptions {
   /** Credentials per flow; FLOW_SECRETS by default. */
   secrets?: Readonly<Record<string, Record<string, string>>>;
   /** cluster: the database handle whose LISTEN/NOTIFY carries event notices between instances. */
-  cluster?: Pick<DbHandle, "listen" | "notify">;
+  cluster?: Pick<DbHandle, "listen" | "notify"> & Partial<Pick<DbHandle, "kind" | "instance">>;
   /** The webhook outbox session changes write to (src/webhooks/mod.ts sessionOutbox). */
   outbox?: SessionOutbox;
+  /** cluster: this instance's id (claimed sessions carry it); the cluster handle's, else random. */
+  instance?: string;
 }
 
 /** Builds the automation service; nothing is launched until the first session starts. */
@@ -56,7 +59,20 @@ export function createAutomation(deps: AutomationDeps, options: AutomationOption
   const relay = options.cluster ? new SessionRelay(hub, options.cluster, log) : undefined;
   const listening = relay?.listen().catch((err) => log.error("session relay: listen failed", { error: err }));
   let commands: CommandRelay | undefined;
+  const cluster = options.cluster;
+  const instance = options.instance ?? cluster?.instance ?? crypto.randomUUID();
+  const store = new SessionStore(deps);
   const sessions = new SessionService(deps, {
+    instance,
+    // placement: a queued session wakes every instance's claimers; the reaper polls as a safety net
+    announce: cluster
+      ? () =>
+        void cluster.notify(QUEUE_CHANNEL, instance).catch((err) =>
+          log.warn("placement: queue notice failed (claimers poll)", { error: err })
+        )
+      : undefined,
+    // cluster: on Postgres, an instance is alive while its tagged connections are (pg_stat_activity)
+    alive: cluster?.kind === "postgres" && cluster.instance ? () => store.queue.liveInstances() : undefined,
     flows: options.flows,
     pool,
     outbox: options.outbox,
@@ -73,6 +89,10 @@ export function createAutomation(deps: AutomationDeps, options: AutomationOption
       apply: (id, command) => applyHere(sessions, id, command),
     });
   }
+  let unlistenQueue: (() => Promise<void>) | undefined;
+  const queueListening = cluster?.listen(QUEUE_CHANNEL, () => sessions.claimQueued())
+    .then((off) => void (unlistenQueue = off))
+    .catch((err) => log.error("placement: listen failed", { error: err }));
   const commandsListening = commands?.listen().catch((err) =>
     log.error("session commands: listen failed", { error: err })
   );
@@ -84,6 +104,8 @@ export function createAutomation(deps: AutomationDeps, options: AutomationOption
       await sessions.close();
       await listening;
       await commandsListening;
+      await queueListening;
+      await unlistenQueue?.();
       await relay?.[Symbol.asyncDispose]();
       await commands?.[Symbol.asyncDispose]();
       if (ownPool) await pool.close();
@@ -100,13 +122,19 @@ export function requireAutomation(deps: { automation?: Automation }): Automation
   return deps.automation;
 }
 
-/** Marks sessions left active by a previous run of the server as failed (interrupted); main.ts calls it at start. */
+/**
+ * Marks sessions no live instance runs as failed (interrupted); main.ts calls it at start. `alive` are the
+ * instances still running (others' sessions are left alone; on PGlite, the one process is this one); queued
+ * sessions a gone instance had claimed go back to the queue, and unclaimed ones wait for a claim.
+ */
 export async function markInterrupted(
   deps: Pick<AutomationDeps, "db" | "clock" | "log" | "events">,
-  options: { outbox?: SessionOutbox } = {},
+  options: { outbox?: SessionOutbox; alive?: string[] } = {},
 ): Promise<number> {
   const store = new SessionStore({ ...deps, outbox: options.outbox }); // webhooks: session.failed of each
-  const ids = await store.endActive({ status: "failed", error: INTERRUPTED });
+  const alive = options.alive ?? [];
+  await store.queue.releaseOrphans(alive);
+  const ids = await store.endActive({ status: "failed", error: INTERRUPTED, orphansOf: alive });
   for (const id of ids) {
     deps.events.emit("session.finished", { session_id: id, status: "failed", error: INTERRUPTED });
   }

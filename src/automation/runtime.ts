@@ -158,6 +158,11 @@ export function describeFailure(
 export const BROWSER_CRASHED =
   "The browser crashed or disconnected; this session cannot continue. Start a new session: it gets a fresh browser.";
 
+/** The error of a session whose page died under it (renderer crash or kill, the tab closed). */
+export const PAGE_CRASHED =
+  "The browser page crashed (its renderer process died or the tab was closed); this session cannot continue. " +
+  "Start a new session.";
+
 /** Largest artifact a flow may save. */
 export const MAX_ARTIFACT_BYTES = 20 * 1024 * 1024;
 /** Largest progress data value (JSON), so a flow cannot bloat every session read. */
@@ -246,6 +251,7 @@ export function sessionEnd(
       errorStep: outcome.step ?? null,
       prompt: null,
       promptImage: null,
+      sealedInput: null,
       finishedAt: now,
     },
     status: statusData,

@@ -1,84 +1,73 @@
-/** Admission: at most MAX_SESSIONS run on this instance and MAX_QUEUE wait; beyond that, a 429. */
+/**
+ * Placement. The queue is global: a queued session waits as a row in the database, and any instance with a
+ * free browser slot claims it (session_store.ts, `FOR UPDATE SKIP LOCKED`). This module counts the slots of
+ * one instance (MAX_SESSIONS) and words the 429 of a full queue (MAX_QUEUE, counted in the database).
+ */
 import { TooManyRequestsError } from "../errors.ts";
 
 /** Retry-After for a full queue: sessions are usually short, and a client should not hammer. */
 export const QUEUE_RETRY_AFTER_S = 10;
 
-/** A queued item: anything with an id that can tell whether it already ended. */
-export interface Queued {
-  readonly id: string;
-  readonly final: boolean;
-}
+/** cluster: the NOTIFY channel that wakes claimers when a session is queued (or handed back). */
+export const QUEUE_CHANNEL = "gatehouse_queue";
 
-/** The running set and the waiting line of one instance. */
-export class SessionQueue<T extends Queued> {
-  readonly #maxRunning: number;
+/** Key of the transaction advisory lock that serialises admissions, so MAX_QUEUE holds service-wide. */
+export const QUEUE_LOCK_KEY = 0x6761_7465; // "gate"
+
+/** The browser slots of this instance: running sessions plus slots held by a claim in flight. */
+export class BrowserSlots {
+  readonly #max: number;
   readonly #maxQueue: number;
   readonly #running = new Set<string>();
-  #waiting: T[] = [];
-  #reserved = 0;
+  #held = 0;
 
   constructor(limits: { maxRunning: number; maxQueue: number }) {
-    this.#maxRunning = limits.maxRunning;
+    this.#max = limits.maxRunning;
     this.#maxQueue = limits.maxQueue;
   }
 
-  /** Sessions running now / waiting for a slot. */
-  load(): { running: number; queued: number; max: number; maxQueue: number } {
-    return {
-      running: this.#running.size,
-      queued: this.#waiting.length,
-      max: this.#maxRunning,
-      maxQueue: this.#maxQueue,
-    };
+  /** Sessions running here, and the limits. */
+  load(): { running: number; max: number; maxQueue: number } {
+    return { running: this.#running.size, max: this.#max, maxQueue: this.#maxQueue };
+  }
+
+  /** Slots free now (neither running nor held by a claim). */
+  free(): number {
+    return Math.max(0, this.#max - this.#running.size - this.#held);
+  }
+
+  /** Holds every free slot for a claim; returns how many. */
+  hold(): number {
+    const n = this.free();
+    this.#held += n;
+    return n;
+  }
+
+  /** Gives back `n` held slots (after the claim, whose sessions were added with `add`). */
+  unhold(n: number): void {
+    this.#held -= n;
+  }
+
+  /** Counts `id` as running here. */
+  add(id: string): void {
+    this.#running.add(id);
+  }
+
+  /** Frees `id`'s slot. */
+  remove(id: string): void {
+    this.#running.delete(id);
   }
 
   /**
-   * Holds a place in line while the session is being stored (429 when none is left); the returned
-   * function gives the place back (call it once the session is enqueued, or was not created).
+   * Admission of one more queued session while `queued` wait service-wide: a 429 when they fill MAX_QUEUE
+   * plus the slots free here (a free slot will claim the oldest at once).
    */
-  reserve(): () => void {
-    const waiting = this.#waiting.length + this.#reserved;
-    if (this.#running.size + waiting >= this.#maxRunning + this.#maxQueue) {
-      throw new TooManyRequestsError(
-        `Cannot start session: the browser pool is full (${this.#running.size} of ${this.#maxRunning} running, ` +
-          `${waiting} of ${this.#maxQueue} queued)`,
-        QUEUE_RETRY_AFTER_S,
-      );
-    }
-    this.#reserved++;
-    let released = false;
-    return () => {
-      if (!released) this.#reserved--;
-      released = true;
-    };
-  }
-
-  /** Puts `item` at the end of the line. */
-  enqueue(item: T): void {
-    this.#waiting.push(item);
-  }
-
-  /** 1-based place of `id` in the line, or 0 when it is not waiting. */
-  position(id: string): number {
-    return this.#waiting.findIndex((w) => w.id === id) + 1;
-  }
-
-  /** Takes the items that fit the free slots (skipping ended ones) and counts them as running. */
-  admit(): T[] {
-    const started: T[] = [];
-    while (this.#running.size < this.#maxRunning && this.#waiting.length) {
-      const item = this.#waiting.shift()!;
-      if (item.final) continue;
-      this.#running.add(item.id);
-      started.push(item);
-    }
-    return started;
-  }
-
-  /** Forgets `item`: frees its slot, or its place in line. */
-  remove(item: T): void {
-    this.#running.delete(item.id);
-    this.#waiting = this.#waiting.filter((w) => w !== item);
+  admit(queued: number): void {
+    if (queued < this.#maxQueue + this.free()) return;
+    throw new TooManyRequestsError(
+      `Cannot start session: the browser pool is full (${this.#running.size} of ${this.#max} running, ` +
+        `${queued} of ${this.#maxQueue} queued)`,
+      QUEUE_RETRY_AFTER_S,
+    );
   }
 }

@@ -1,13 +1,16 @@
 /**
  * Every read and write of automation sessions, their ordered events and their artifacts: the only module
- * with SQL for them. Works the same on PGlite and Postgres, and needs no browser.
+ * with SQL for them, with queue_store.ts (`store.queue`) for the queue's claims. Works the same on PGlite
+ * and Postgres, and needs no browser.
  */
-import { and, asc, desc, eq, getTableColumns, gt, inArray, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, getTableColumns, gt, inArray, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
 import { automationArtifacts, automationEvents, automationSessions } from "../../db/schema.ts";
 import type { Clock } from "../clock.ts";
 import { NotFoundError } from "../errors.ts";
 import type { SessionEvent } from "./hub.ts";
+import { QUEUE_LOCK_KEY } from "./session_queue.ts";
+import { QueueStore, UNCLAIMED } from "./queue_store.ts";
 import { ACTIVE_STATUSES, type SessionStatus } from "./status.ts";
 import type { ArtifactInfo, SessionRow } from "./view.ts";
 
@@ -64,23 +67,43 @@ export class SessionStore {
   readonly #clock: Clock;
   readonly #outbox?: SessionOutbox;
 
+  /** placement: the SQL of the service-wide queue (claims, hand-backs, places, liveness). */
+  readonly queue: QueueStore;
+
   constructor(deps: { db: Db; clock: Clock; outbox?: SessionOutbox }) {
+    this.queue = new QueueStore(deps);
     this.#db = deps.db;
     this.#clock = deps.clock;
     this.#outbox = deps.outbox;
   }
 
-  /** Stores a new queued session and its first event (`status: queued`, seq 1). */
-  async create(row: {
-    id: string;
-    owner: string;
-    flow: string;
-    input: unknown;
-    webhookUrl: string | null;
-    createdAt: Date;
-    expiresAt: Date;
-  }): Promise<void> {
+  /**
+   * Stores a new queued session and its first event (`status: queued`, seq 1). With `admit`, admissions are
+   * serialised service-wide (a transaction advisory lock) and `admit` sees how many sessions wait
+   * unclaimed and how many the row's owner has active, so it can refuse (throw) before the row exists.
+   */
+  async create(
+    row: {
+      id: string;
+      owner: string;
+      flow: string;
+      input: unknown;
+      webhookUrl: string | null;
+      createdAt: Date;
+      expiresAt: Date;
+      promptTimeoutS?: number | null;
+      sealedInput?: string | null;
+    },
+    admit?: (queued: number, ownerActive: number) => void,
+  ): Promise<void> {
     await this.#db.transaction(async (tx) => {
+      if (admit) {
+        // one admission at a time service-wide: the counts below and this insert are one step
+        await tx.execute(sql`select pg_advisory_xact_lock(${QUEUE_LOCK_KEY})`);
+        const [{ n }] = await tx.select({ n: count() }).from(automationSessions).where(UNCLAIMED);
+        const [mine] = await tx.select({ n: count() }).from(automationSessions).where(activeOf(row.owner));
+        admit(Number(n), Number(mine.n));
+      }
       await tx.insert(automationSessions).values({
         ...row,
         status: "queued",
@@ -236,7 +259,15 @@ export class SessionStore {
    * `status` event to each and returns their ids. `ids` unset means every active session.
    */
   async endActive(
-    options: { status: SessionStatus; error: string | null; ids?: string[] },
+    options: {
+      status: SessionStatus;
+      error: string | null;
+      ids?: string[];
+      /** Only sessions waiting unclaimed in the queue (a claim racing the end wins or loses cleanly). */
+      unclaimed?: boolean;
+      /** Only sessions whose instance is not in this list (see orphanFilter). */
+      orphansOf?: string[];
+    },
   ): Promise<string[]> {
     const at = sql`${this.#clock.now().toISOString()}::timestamptz`;
     const active = sql.join(ACTIVE_STATUSES.map((s) => sql`${s}`), sql`, `);
@@ -245,6 +276,8 @@ export class SessionStore {
       ? sql`and id in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})`
       : sql``;
     if (ids && !ids.length) return [];
+    const unclaimed = options.unclaimed ? sql`and status = 'queued' and instance is null` : sql``;
+    const orphans = options.orphansOf ? sql`and ${orphanFilter(options.orphansOf)}` : sql``;
     const statusEvent = JSON.stringify({
       status: options.status,
       ...(options.error ? { error: options.error } : {}),
@@ -259,8 +292,10 @@ export class SessionStore {
       with ended as (
         update automation_sessions
            set status = ${options.status}, error = ${options.error}, prompt = null, prompt_image = null,
-               seq = seq + ${options.error ? 2 : 1}, finished_at = ${at}, updated_at = ${at}
-         where status in (${active}) ${only}
+               sealed_input = null, seq = seq + ${
+        options.error ? 2 : 1
+      }, finished_at = ${at}, updated_at = ${at}
+         where status in (${active}) ${only} ${unclaimed} ${orphans}
         returning id, seq
       ), events as (
         insert into automation_events (session_id, seq, type, data, at)
@@ -289,4 +324,20 @@ export class SessionStore {
     if (queued) outbox.written();
     return endedIds;
   }
+}
+
+/**
+ * Active sessions no live instance can go on with: started (running, waiting) by an instance not in
+ * `alive` (or by none: rows from before placement), or queued without their sealed input (ditto).
+ */
+function orphanFilter(alive: string[]): SQL {
+  const gone = alive.length
+    ? sql`(instance is null or instance not in (${sql.join(alive.map((a) => sql`${a}`), sql`, `)}))`
+    : sql`true`;
+  return sql`((status <> 'queued' and ${gone}) or (status = 'queued' and sealed_input is null))`;
+}
+
+/** The active (queued, running or waiting) sessions of `owner`, on every instance. */
+function activeOf(owner: string) {
+  return and(eq(automationSessions.owner, owner), inArray(automationSessions.status, [...ACTIVE_STATUSES]));
 }

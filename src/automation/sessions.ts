@@ -10,14 +10,16 @@ import { Follower, type FollowOptions } from "./follow.ts";
 import type { Flow } from "./flow.ts";
 import { EventHub, type SessionEvent, type SessionListener } from "./hub.ts";
 import { type LiveEnv, LiveSession } from "./live_session.ts";
-import type { SessionCommand } from "./commands.ts";
+import { CommandSeal, type SessionCommand } from "./commands.ts";
+import { Placement } from "./placement.ts";
+import { claimedInit, reportEnded } from "./claimed.ts";
 import type { BrowserPool } from "./pool.ts";
 import { BROWSER_CRASHED, parseFlowInput, redactInput } from "./runtime.ts";
 import { type SessionFilter, type SessionOutbox, SessionStore } from "./session_store.ts";
-import { SessionQueue } from "./session_queue.ts";
-import { isFinalStatus } from "./status.ts";
-import { type ArtifactInfo, type SessionLimits, type SessionView, toView } from "./view.ts";
+import { isFinalStatus, type SessionStatus } from "./status.ts";
+import { type ArtifactInfo, type SessionLimits, type SessionRow, type SessionView, toView } from "./view.ts";
 import { assertPublicTarget } from "../webhooks/ssrf.ts";
+import { assertFairShare, sessionCap } from "./fair_share.ts";
 import { secretBoxOf } from "../webhooks/mod.ts";
 import { sealUrl } from "../webhooks/url_seal.ts";
 
@@ -46,6 +48,12 @@ export interface SessionServiceOptions {
   stepTimeoutMs?: number;
   /** cluster: sends a command to the instance running a session (commands.ts). */
   forward?: (id: string, command: SessionCommand) => Promise<void>;
+  /** cluster: this instance's id on the rows it claims (random when absent). */
+  instance?: string;
+  /** cluster: wakes the queue claimers of every instance (NOTIFY on QUEUE_CHANNEL). */
+  announce?: () => void;
+  /** cluster: ids of the live instances (Postgres), for the sweep of a stopped instance's sessions. */
+  alive?: () => Promise<string[]>;
 }
 
 /** Starts, follows, answers and ends automation sessions. */
@@ -54,7 +62,8 @@ export class SessionService implements AsyncDisposable {
   readonly #flows: ReadonlyMap<string, Flow>;
   readonly #store: SessionStore;
   readonly #hub: EventHub;
-  readonly #queue: SessionQueue<LiveSession>;
+  readonly #placement: Placement;
+  readonly #seal: CommandSeal;
   readonly #follower: Follower;
   readonly #env: LiveEnv;
   readonly #live = new Map<string, LiveSession>();
@@ -68,7 +77,18 @@ export class SessionService implements AsyncDisposable {
     this.#flows = new Map(options.flows.map((f) => [f.name, f]));
     this.#store = new SessionStore({ ...deps, outbox: options.outbox });
     this.#hub = options.hub ?? new EventHub((err) => log.error("session follower failed", { error: err }));
-    this.#queue = new SessionQueue({ maxRunning: config.MAX_SESSIONS, maxQueue: config.MAX_QUEUE });
+    this.#seal = new CommandSeal(config.JWT_SECRET ?? "");
+    this.#placement = new Placement({
+      store: this.#store,
+      log,
+      instance: options.instance ?? crypto.randomUUID(),
+      maxRunning: config.MAX_SESSIONS,
+      maxQueue: config.MAX_QUEUE,
+      run: (row) => this.#runClaimed(row),
+      ended: (ids, status, error) => this.#endedInDb(ids, status, error),
+      announce: options.announce,
+      alive: options.alive,
+    });
     this.#follower = new Follower({
       store: this.#store,
       hub: this.#hub,
@@ -92,8 +112,7 @@ export class SessionService implements AsyncDisposable {
       emit: (live, type, data) => this.#emit(live, type, data),
       ended: (live) => {
         this.#live.delete(live.id);
-        this.#queue.remove(live);
-        this.#pump();
+        this.#placement.finished(live.id);
       },
     };
     this.#offCrash = options.pool.onCrash((generation) => {
@@ -111,14 +130,17 @@ export class SessionService implements AsyncDisposable {
     return [...this.#flows.values()];
   }
 
-  /** Sessions running now / waiting for a slot (this instance). */
-  load(): { running: number; queued: number; max: number; maxQueue: number } {
-    return this.#queue.load();
+  /** Sessions running on this instance, and the limits (the queue is service-wide, in the database). */
+  load(): { running: number; max: number; maxQueue: number } {
+    return this.#placement.slots.load();
   }
 
-  /** The session `id` with its open prompt and image; 404 when it does not exist. */
+  /** The session `id` with its open prompt and image (and its place in the queue); 404 when it does not exist. */
   async get(id: string): Promise<SessionView> {
-    return toView(await this.#store.row(id), true, this.#live.get(id)?.openPrompt);
+    const row = await this.#store.row(id);
+    const view = toView(row, true, this.#live.get(id)?.openPrompt);
+    const place = await this.#store.queue.queuePosition(row);
+    return place ? { ...view, queue_position: place } : view;
   }
 
   /** The browser tab of `id` while this instance runs it (for the live view). */
@@ -173,7 +195,8 @@ export class SessionService implements AsyncDisposable {
 
   /**
    * Starts `flowName` for `owner` with `input`: 404 for an unknown flow, 422 (fields `input.…`) for bad
-   * input, 429 when MAX_SESSIONS are running and MAX_QUEUE are waiting. The session is queued, then runs;
+   * input, 429 when MAX_SESSIONS are running and MAX_QUEUE are waiting, or when `owner` already has its fair
+   * share (MAX_SESSIONS_PER_USER / MAX_SESSIONS_PER_API_KEY active sessions). The session is queued, then runs;
    * `lifetimeS` and `promptTimeoutS` replace SESSION_MAX_S and SESSION_PROMPT_TIMEOUT_S for it.
    */
   async start(
@@ -191,38 +214,32 @@ export class SessionService implements AsyncDisposable {
     if (this.#closed) {
       throw new ServiceUnavailableError("Cannot start session: the server is shutting down", 5);
     }
-    const release = this.#queue.reserve();
     const now = this.#deps.clock.now().getTime();
-    const live = new LiveSession(this.#env, {
-      id: crypto.randomUUID(),
-      owner,
-      flow,
-      input: data,
-      webhookUrl: options.webhookUrl,
-      createdAt: now,
-      lifetimeS: options.lifetimeS,
-      promptTimeoutS: options.promptTimeoutS,
-    });
-    try {
-      await this.#store.create({
-        id: live.id,
+    const id = crypto.randomUUID();
+    // placement: the session waits in the database until an instance with a free slot claims it
+    await this.#store.create(
+      {
+        id,
         owner,
         flow: flow.name,
         input: redactInput(data ?? {}, flow.secretInput),
         // credentials in the URL (?token=, user info) are sealed at rest (issue 15, item 11)
         webhookUrl: options.webhookUrl ? sealUrl(secretBoxOf(this.#deps.config), options.webhookUrl) : null,
         createdAt: new Date(now),
-        expiresAt: new Date(live.expiresAt),
-      });
-      this.#live.set(live.id, live);
-      this.#queue.enqueue(live);
-    } finally {
-      release();
-    }
-    this.#emit(live, "session.created", { status: "queued", owner });
-    this.#deps.log.info("session created", { session_id: live.id, flow: flow.name });
-    this.#pump();
-    return await this.get(live.id);
+        expiresAt: new Date(now + (options.lifetimeS ?? this.#deps.config.SESSION_MAX_S) * 1000),
+        promptTimeoutS: options.promptTimeoutS ?? null,
+        sealedInput: this.#seal.seal(data ?? null), // secrets included, for whichever instance claims it
+      },
+      (queued, ownerActive) => {
+        // fair share first (its own 429), then the service-wide queue; both counted under the queue's lock
+        assertFairShare(owner, sessionCap(this.#deps.config, owner), ownerActive);
+        this.#placement.slots.admit(queued);
+      },
+    );
+    this.#emitFor(id, flow.name, 1, "session.created", { status: "queued", owner });
+    this.#deps.log.info("session created", { session_id: id, flow: flow.name });
+    this.#placement.queued();
+    return await this.get(id);
   }
 
   /**
@@ -239,7 +256,9 @@ export class SessionService implements AsyncDisposable {
   async cancel(id: string): Promise<SessionView> {
     const live = this.#live.get(id);
     if (live) await live.finish("cancelled");
-    else if (!isFinalStatus((await this.#store.row(id)).status)) {
+    else if (await this.#endQueued(id)) {
+      // it was waiting in the queue: ended in the database, no instance had it
+    } else if (!isFinalStatus((await this.#store.row(id)).status)) {
       // Not ours: the instance running it cancels it; if none answers (a leftover), end it in the database.
       const forwarded = await this.#forward?.(id, { op: "cancel" }).then(() => true, () => false);
       if (!forwarded) await this.#store.endActive({ status: "cancelled", error: null, ids: [id] });
@@ -250,8 +269,25 @@ export class SessionService implements AsyncDisposable {
   /** Gives `id` `seconds` more to live (its session deadline and its open prompt's deadline). */
   async extend(id: string, seconds: number): Promise<SessionView> {
     const s = Math.max(1, Math.min(Math.floor(seconds), this.#deps.config.SESSION_MAX_S));
-    await (await this.#running(id, "extend", { op: "extend", seconds: s }))?.extend(s);
+    const queued = this.#live.has(id) ? null : await this.#store.queue.extendQueued(id, s); // waiting in the queue
+    if (queued) this.#hub.publish(id, queued);
+    else await (await this.#running(id, "extend", { op: "extend", seconds: s }))?.extend(s);
     return await this.get(id);
+  }
+
+  /** Shutdown, first step: claims nothing more and hands queued sessions claimed here back to the queue. */
+  drain(): Promise<void> {
+    return this.#placement.close();
+  }
+
+  /** placement: claims queued sessions for this instance's free slots (a queue notice arrived). */
+  claimQueued(): void {
+    this.#placement.claim();
+  }
+
+  /** cluster: fails the sessions of instances not in `alive` and hands their queued ones back (startup). */
+  sweep(alive: string[]): Promise<number> {
+    return this.#placement.sweep(alive);
   }
 
   /** cluster: true when this instance runs `id` now (commands for it are applied here). */
@@ -266,6 +302,7 @@ export class SessionService implements AsyncDisposable {
   async reap(): Promise<void> {
     const now = this.#deps.clock.now().getTime();
     await Promise.all([...this.#live.values()].map((live) => live.reap(now)));
+    await this.#placement.tick();
     await this.#env.pool.sweep(this, (id) => !!this.#live.get(id) && !this.#live.get(id)!.final);
   }
 
@@ -274,6 +311,7 @@ export class SessionService implements AsyncDisposable {
     if (this.#closed) return;
     this.#closed = true;
     this.#offCrash();
+    await this.#placement.close(); // queued sessions claimed here but not started go back to the queue
     await Promise.all([...this.#live.values()].map((live) => live[Symbol.asyncDispose]()));
   }
 
@@ -287,20 +325,54 @@ export class SessionService implements AsyncDisposable {
     if (live && !live.final) return live;
     const row = await this.#store.row(id);
     // cluster: run by another instance: that one applies it (its refusal is thrown here).
-    if (!live && !isFinalStatus(row.status) && this.#forward) return void await this.#forward(id, command);
+    if (!live && row.instance && !isFinalStatus(row.status) && this.#forward) {
+      return void await this.#forward(id, command);
+    }
+    if (row.status === "queued") {
+      throw new ConflictError(`Cannot ${what}: session ${id} is still queued`, {
+        session_status: row.status,
+      });
+    }
     if (what === "extend") throw new ConflictError(`Cannot extend: session ${id} is ${row.status}`);
     const where = isFinalStatus(row.status) ? `is already ${row.status}` : "is not run by this instance";
     throw new ConflictError(`Cannot ${what}: session ${id} ${where}`, { session_status: row.status });
   }
 
-  #pump(): void {
-    if (this.#closed) return;
-    for (const live of this.#queue.admit()) void live.run();
+  /** placement: runs a row this instance claimed; one it cannot run (unknown flow, unreadable input) fails. */
+  #runClaimed(row: SessionRow): void {
+    let live: LiveSession;
+    try {
+      live = new LiveSession(this.#env, claimedInit(row, this.#flows, this.#seal));
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      this.#placement.slots.remove(row.id);
+      void this.#store.endActive({ status: "failed", error, ids: [row.id] })
+        .then((ids) => this.#endedInDb(ids, "failed", error))
+        .catch((e) => this.#deps.log.error("placement: failing a session failed", { error: e }));
+      return;
+    }
+    this.#live.set(live.id, live);
+    void live.run();
+  }
+
+  /** Cancels `id` if it waits unclaimed in the queue; true when it did. */
+  async #endQueued(id: string): Promise<boolean> {
+    const ids = await this.#store.endActive({ status: "cancelled", error: null, ids: [id], unclaimed: true });
+    await this.#endedInDb(ids, "cancelled", null);
+    return ids.length > 0;
+  }
+
+  #endedInDb(ids: string[], status: SessionStatus, error: string | null): Promise<void> {
+    const emit = this.#emitFor.bind(this);
+    return reportEnded({ store: this.#store, hub: this.#hub }, emit, { ids, status, error });
   }
 
   /** Emits a domain event (deps.events); webhooks go through the outbox the store writes. */
   #emit(live: LiveSession, type: string, data: Record<string, unknown>): void {
-    const payload = { session_id: live.id, flow: live.flow.name, seq: live.seq, ...data };
-    this.#deps.events.emit(type, payload, this.#deps.clock.now());
+    this.#emitFor(live.id, live.flow.name, live.seq, type, data);
+  }
+
+  #emitFor(id: string, flow: string, seq: number, type: string, data: Record<string, unknown>): void {
+    this.#deps.events.emit(type, { session_id: id, flow, seq, ...data }, this.#deps.clock.now());
   }
 }

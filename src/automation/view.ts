@@ -29,6 +29,8 @@ export interface SessionView {
   updated_at: string;
   finished_at: string | null;
   expires_at: string;
+  /** placement: 1-based place in the service-wide queue, while the session waits unclaimed. */
+  queue_position?: number;
 }
 
 /** A saved artifact's metadata. */

@@ -29,6 +29,8 @@ export type VehicleMessage =
 /** Where the messages go: the socket, as its route hands it over. */
 export interface VehiclePeer {
   send(msg: VehicleMessage): void;
+  /** Counts a refused message (the socket closes abusive peers). */
+  fault?(): void;
 }
 
 /** The running lookup: its session (once started), its follower, the open code prompt, the images sent. */
@@ -77,6 +79,7 @@ export class VehicleLookupSocket {
       this.#fail(
         `Send the licence plate, or the SMS code when asked, as text of at most ${MAX_TEXT_CHARS} characters`,
       );
+      this.#peer.fault?.();
       return;
     }
     const text = data.trim();

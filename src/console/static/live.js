@@ -46,10 +46,18 @@ export function liveView({ send }) {
     img.focus();
     send({ type: "pointer", kind: "click", ...at(e) });
   };
+  // Wheel events come at 60+ a second from a trackpad: sum them and send at most 10 a second (the server closes
+  // a socket that sends more than its message rate allows).
+  let wheel = null;
   img.onwheel = (e) => {
     if (!controlled) return;
     e.preventDefault();
-    send({ type: "pointer", kind: "scroll", ...at(e), dy: e.deltaY });
+    if (wheel) return void (wheel.dy += e.deltaY);
+    wheel = { ...at(e), dy: e.deltaY };
+    setTimeout(() => {
+      send({ type: "pointer", kind: "scroll", ...wheel });
+      wheel = null;
+    }, 100);
   };
   img.onkeydown = (e) => {
     if (!controlled || e.ctrlKey || e.metaKey || e.altKey) return;
