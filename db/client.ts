@@ -38,21 +38,52 @@ export interface DbHandle {
 /** Where the committed migrations live. */
 export const migrationsFolder = new URL("./migrations", import.meta.url).pathname;
 
-/** Opens the database named by `url` (unset: PGlite in `dataDir`; `memory:`: in-memory PGlite) and migrates it. */
+/** How long a Postgres connection attempt may take (s) and a statement may run (ms; 0 = no limit). */
+export interface DbTimeouts {
+  connectTimeoutS?: number;
+  statementTimeoutMs?: number;
+}
+
+/**
+ * Opens the database named by `url` (unset: PGlite in `dataDir`; `memory:`: in-memory PGlite) and migrates it.
+ * A Postgres that is down fails a query within `connectTimeoutS` (refused connections at once), and a
+ * statement stuck behind a lock or a dying server within `statementTimeoutMs`: errors the app answers 503.
+ */
 export async function createDb(
-  options: { url?: string; dataDir?: string; poolSize?: number; instance?: string },
+  options: { url?: string; dataDir?: string; poolSize?: number; instance?: string } & DbTimeouts,
 ): Promise<DbHandle> {
   const url = options.url;
   if (url && /^postgres(ql)?:\/\//.test(url)) {
-    // cluster: every connection names its instance, so others can tell it is alive (pg_stat_activity)
-    const connection = options.instance ? { application_name: `gatehouse:${options.instance}` } : undefined;
-    const client = postgres(url, { max: options.poolSize ?? 10, onnotice: () => {}, connection });
+    surviveClosedSocketWrites();
+    const client = postgres(url, {
+      max: options.poolSize ?? 10,
+      onnotice: () => {},
+      connect_timeout: options.connectTimeoutS ?? 2,
+      // seconds before reconnecting after a failed connection; postgres.js's default grows to 20 s, and
+      // every query waits for it: a down database hung requests 13 s and was seen back 11 s late
+      backoff: (retries: number) => Math.min(0.05 * retries, 0.5),
+      // idle connections are dropped, so a restarted server is not first met through a dead socket
+      idle_timeout: 30,
+      connection: {
+        statement_timeout: options.statementTimeoutMs ?? 10_000,
+        // cluster: every connection names its instance, so others can tell it is alive (pg_stat_activity)
+        ...(options.instance ? { application_name: `gatehouse:${options.instance}` } : {}),
+      },
+    });
     const db = drizzlePostgres(client, { schema }) as unknown as Db;
+    // migrations run on a connection of their own without the statement timeout (an index on a big table)
+    const migrator = postgres(url, {
+      max: 1,
+      onnotice: () => {},
+      connect_timeout: options.connectTimeoutS ?? 2,
+    });
     try {
-      await migratePostgres(db as never, { migrationsFolder });
+      await migratePostgres(drizzlePostgres(migrator) as never, { migrationsFolder });
     } catch (err) {
       await client.end({ timeout: 1 });
       throw err;
+    } finally {
+      await migrator.end({ timeout: 5 });
     }
     const close = () => client.end({ timeout: 5 });
     return {
@@ -142,4 +173,26 @@ function redact(url: string): string {
   } catch {
     return "(unparseable url)";
   }
+}
+
+let guarded = false;
+
+/**
+ * postgres.js 3.4.9 may write to a connection's socket from a `setImmediate` after the server closed it
+ * (a restart, a terminated backend): an uncaught TypeError that would end the process. The query it
+ * belonged to was already rejected with CONNECTION_CLOSED, so this one error is dropped (once per process).
+ * https://github.com/porsager/postgres/issues/1154 (fixes pending: #1168, #1176, #1209); denoland/deno#34667
+ */
+function surviveClosedSocketWrites(): void {
+  if (guarded) return;
+  guarded = true;
+  globalThis.addEventListener("error", (event) => {
+    const err = event.error;
+    if (
+      err instanceof TypeError && /reading 'write'/.test(err.message) &&
+      /postgres\/src\/connection\.js/.test(err.stack ?? "")
+    ) {
+      event.preventDefault();
+    }
+  });
 }

@@ -31,8 +31,8 @@ export function webhookRoutes(deps: AppDeps) {
     .post("/", validate("json", z.object({ url, events })), async (c) => {
       return c.json(await createEndpoint(domain, c.req.valid("json")), 201);
     })
-    .get("/", async (c) => c.json(await listEndpoints(deps)))
-    .get("/:id", async (c) => c.json(await getEndpoint(deps, c.req.param("id"))))
+    .get("/", async (c) => c.json(await listEndpoints(domain)))
+    .get("/:id", async (c) => c.json(await getEndpoint(domain, c.req.param("id"))))
     .patch(
       "/:id",
       validate(

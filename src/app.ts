@@ -21,6 +21,7 @@ import { smartyardRoutes } from "../routes/smartyard/mod.ts";
 import { wsRoutes } from "../routes/ws.ts";
 import { CameraAuth } from "./cameras/media_auth.ts";
 import { demoPortal } from "./demo/mod.ts";
+import { bodyTimeout } from "./body_timeout.ts";
 import { type Deps, withAppDefaults } from "./deps.ts";
 import { NotFoundError, PayloadTooLargeError, problemResponse, toProblem } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
@@ -83,6 +84,7 @@ export function createApp(injected: Deps): Hono<AppEnv> {
       }
     }
   });
+  app.use(bodyTimeout(deps.config.REQUEST_BODY_TIMEOUT_MS)); // slow clients (issue 15, item 8)
   app.use(bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: (c) => {

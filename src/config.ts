@@ -3,6 +3,11 @@ import { z } from "zod";
 const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) =>
   ["true", "1", "yes"].includes(v)
 );
+/**
+ * Whose word the client IP is: the socket peer (false), Fly's `Fly-Client-IP` ("fly"), or the
+ * X-Forwarded-For entry `n` hops from the right, the one the n-th trusted proxy appended.
+ */
+export type TrustProxy = false | "fly" | number;
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const list = z.string().default("").transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean));
 const optionalUrl = z.url().optional();
@@ -31,6 +36,11 @@ export const configSchema = z.object({
   PORT: int(8000),
   DATABASE_URL: z.string().optional(),
   DATA_DIR: z.string().default("./data"),
+  // Postgres: a down database is a fast 503, not a hang (issue 15, item 4)
+  DB_CONNECT_TIMEOUT_S: int(2, 1),
+  // slow clients: a request body must have arrived this long after its headers (0 = no limit)
+  REQUEST_BODY_TIMEOUT_MS: int(10_000, 0),
+  DB_STATEMENT_TIMEOUT_MS: int(10_000, 0),
   /**
    * cluster: seconds a SIGTERM/SIGINT leaves for the shutdown: sockets close (1001) at once, in-flight
    * requests finish, then sessions still running here fail as interrupted. Matches fly.toml kill_timeout.
@@ -47,7 +57,16 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   DEFAULT_REGION: z.string().length(2).toUpperCase().optional(),
   CLIENT_SECRET: z.string().optional(),
-  TRUST_PROXY: bool.default(false),
+  // false | "fly" (Fly-Client-IP) | N: the Nth X-Forwarded-For entry from the right (true = 1, one proxy)
+  TRUST_PROXY: z.string().default("false").transform((v, ctx): TrustProxy => {
+    const s = v.trim().toLowerCase();
+    if (["false", "0", "no", ""].includes(s)) return false;
+    if (["true", "yes"].includes(s)) return 1;
+    if (s === "fly") return "fly";
+    if (/^[1-9]$/.test(s)) return Number(s);
+    ctx.addIssue({ code: "custom", message: "TRUST_PROXY must be false, true, fly or a hop count 1-9" });
+    return z.NEVER;
+  }),
   PUBLIC_URL: optionalUrl,
   /** Without PUBLIC_URL, links (ws_url) are built from the request's Host only when its name is listed here. */
   ALLOWED_HOSTS: z.string().default("localhost,127.0.0.1,[::1]")

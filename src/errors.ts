@@ -48,6 +48,13 @@ export class NotFoundError extends AppError {
   }
 }
 
+/** 408: the request (its body) did not arrive in time. */
+export class RequestTimeoutError extends AppError {
+  constructor(timeoutMs: number) {
+    super(408, "Request Timeout", `The request body did not arrive within ${timeoutMs} ms`);
+  }
+}
+
 /** 409: the request conflicts with the current state. */
 export class ConflictError extends AppError {
   constructor(detail: string, extra?: Record<string, unknown>) {
@@ -127,6 +134,8 @@ export function toProblem(
       headers: {},
     };
   }
+  const fromDb = databaseError(err);
+  if (fromDb) return toProblem(fromDb, instance);
   return {
     problem: {
       type: "about:blank",
@@ -145,4 +154,72 @@ export function problemResponse(problem: Problem, headers: Record<string, string
     status: problem.status,
     headers: { "content-type": "application/problem+json", ...headers },
   });
+}
+
+/** Seconds a client is told to wait (Retry-After) while the database is unreachable. */
+export const DATABASE_RETRY_AFTER_S = 2;
+
+// Connection failures: Postgres classes 08 (connection exception), 57P01-57P03 (shutdown, cannot connect
+// now), 53300 (too many connections), 57014 (statement timeout); postgres.js's own codes; socket errors.
+const UNAVAILABLE_CODES = new Set([
+  "57P01",
+  "57P02",
+  "57P03",
+  "53300",
+  "57014",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+]);
+const UNAVAILABLE_NAMES = new Set([
+  "ConnectionRefused",
+  "ConnectionReset",
+  "ConnectionAborted",
+  "BrokenPipe",
+]);
+
+/** The Postgres (or socket) error code of `err` or of an error it wraps (drizzle wraps the driver's). */
+export function databaseCode(err: unknown): { code?: string; name?: string; detail?: string } | undefined {
+  let e = err;
+  for (let depth = 0; e && typeof e === "object" && depth < 5; depth++) {
+    const { code, name, detail } = e as { code?: unknown; name?: unknown; detail?: unknown };
+    if (typeof code === "string" && code) {
+      return { code, name: String(name), detail: typeof detail === "string" ? detail : undefined };
+    }
+    if (typeof name === "string" && UNAVAILABLE_NAMES.has(name)) return { name };
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * A database failure as an expected error: unreachable → 503 with Retry-After, a reference to a row that
+ * does not exist → 422, a duplicate → 409, a value Postgres cannot store or read → 422; other errors stay
+ * unexpected (undefined). Values are never copied into the answer.
+ */
+export function databaseError(err: unknown): AppError | undefined {
+  const found = databaseCode(err);
+  if (!found) return undefined;
+  const { code = "", name = "", detail = "" } = found;
+  if (UNAVAILABLE_CODES.has(code) || code.startsWith("08") || UNAVAILABLE_NAMES.has(name)) {
+    return new ServiceUnavailableError(
+      "The database is not available; try again shortly",
+      DATABASE_RETRY_AFTER_S,
+    );
+  }
+  const column = detail.match(/^Key \(([\w, ]+)\)=/)?.[1] ?? "(body)";
+  if (code === "23503") {
+    return new ValidationError([{ field: column, message: "refers to a record that does not exist" }]);
+  }
+  if (code === "23505") return new ConflictError(`A record with this ${column} already exists`);
+  // 22xxx data exceptions: invalid text for a type (a bad UUID), a NUL byte, out-of-range numbers.
+  if (code.startsWith("22")) {
+    return new ValidationError([{ field: "(request)", message: "holds a value the database cannot store" }]);
+  }
+  return undefined;
 }

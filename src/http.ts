@@ -4,6 +4,7 @@ import type { Context, ValidationTargets } from "hono";
 import { getConnInfo } from "hono/deno";
 import type { z } from "zod";
 import type { Principal } from "./auth/principal.ts";
+import type { TrustProxy } from "./config.ts";
 import { AppError, type FieldError, ValidationError } from "./errors.ts";
 import { tagValidator } from "./openapi/meta.ts";
 
@@ -73,13 +74,20 @@ function findNul(value: unknown, path: string): FieldError | undefined {
   return undefined;
 }
 
-/** The caller's IP: the socket peer, or the proxy's header when TRUST_PROXY is on. */
-export function clientIp(c: Context, trustProxy: boolean): string {
-  if (trustProxy) {
-    const fly = c.req.header("fly-client-ip");
-    if (fly) return fly.trim();
-    const xff = c.req.header("x-forwarded-for");
-    if (xff) return xff.split(",")[0].trim();
+/**
+ * The caller's IP: the socket peer, or what the configured proxy says (TRUST_PROXY). Only the entry the
+ * trusted proxy appended counts: the right-most X-Forwarded-For hop (or the n-th from the right behind n
+ * proxies), or `Fly-Client-IP` on Fly, which its edge overwrites; a client's own left-most entries never do.
+ */
+export function clientIp(c: Context, trust: TrustProxy): string {
+  if (trust === "fly") {
+    const fly = c.req.header("fly-client-ip")?.trim();
+    if (fly) return fly;
+  } else if (trust) {
+    // repeated X-Forwarded-For headers arrive joined with ", ", in order
+    const hops = (c.req.header("x-forwarded-for") ?? "").split(",").map((h) => h.trim());
+    const hop = hops.length >= trust ? hops[hops.length - trust] : "";
+    if (hop) return hop;
   }
   try {
     return getConnInfo(c).remote.address ?? "unknown";

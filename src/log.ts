@@ -20,8 +20,24 @@ export function createLogger(level: LogLevel = "info", write: (line: string) => 
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 
+/**
+ * An error as its class, code and message, and those of its cause: never a failed query's parameters
+ * (drizzle puts them in the message after "params:"; they can hold codes, tokens and phone numbers).
+ */
 function errorReplacer(_key: string, value: unknown) {
-  return value instanceof Error ? { name: value.name, message: value.message } : value;
+  if (!(value instanceof Error)) return value;
+  const { code } = value as { code?: unknown };
+  let message = value.message.replace(/\nparams: [\s\S]*$/, "");
+  // Postgres quotes the offending value in data (22…) and constraint (23…) errors: `for type integer: "…"`.
+  if (typeof code === "string" && /^2[23][0-9A-Z]{3}$/.test(code)) {
+    message = message.replace(/"[^"]*"/g, '"…"');
+  }
+  return {
+    name: value.name,
+    message,
+    ...(typeof code === "string" || typeof code === "number" ? { code } : {}),
+    ...(value.cause !== undefined ? { cause: value.cause } : {}),
+  };
 }
 
 /**

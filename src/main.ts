@@ -77,7 +77,13 @@ async function main() {
 
   // cluster: this run's id: claimed sessions carry it, and its Postgres connections name it (liveness)
   const instance = crypto.randomUUID();
-  const database = await createDb({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, instance });
+  const database = await createDb({
+    url: config.DATABASE_URL,
+    dataDir: config.DATA_DIR,
+    instance,
+    connectTimeoutS: config.DB_CONNECT_TIMEOUT_S,
+    statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+  });
   resources.add("database", database, (d) => d.close());
   log.info("database ready", {
     kind: database.kind,

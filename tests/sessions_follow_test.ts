@@ -5,9 +5,9 @@
 import { readSse, socket } from "./e2e_fixtures.ts";
 import assert from "node:assert/strict";
 import { eq } from "drizzle-orm";
-import { automationEvents, automationSessions } from "../db/schema.ts";
+import { automationEvents, automationSessions, webhookMessages } from "../db/schema.ts";
+import { createWebhookWorker } from "../src/webhooks/mod.ts";
 import { signWebhook } from "../src/webhooks/signing.ts";
-import { worker } from "./webhook_fixtures.ts";
 import { ADMIN, automationApp, waitFor, withSharedBrowser } from "./automation_fixtures.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -237,17 +237,18 @@ Deno.test("following automation sessions over SSE, WebSocket and webhooks, with 
       "webhook_url receives each status, prompt and the finish, signed per Standard Webhooks",
       async () => {
         const secret = `whsec_${btoa("0123456789abcdef0123456789abcdef")}`;
-        const received: { headers: Headers; body: string }[] = [];
+        const received: { url: string; headers: Headers; body: string }[] = [];
         await using hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-          received.push({ headers: req.headers, body: await req.text() });
+          received.push({ url: req.url, headers: req.headers, body: await req.text() });
           return new Response(null, { status: 204 });
         });
         await using a = await automationApp(pool, portal.url, { WEBHOOK_SECRET: secret });
-        await using _worker = worker(a.deps).start(); // webhooks: the durable outbox's delivery worker
+        // webhooks: the durable outbox's delivery worker, logging into the app's recorded lines
+        await using _worker = createWebhookWorker(a.deps, { pollMs: 10 }).start();
         const res = await a.json("POST", "/api/v1/sessions", {
           flow: "test-ask-code",
           input: { name: "Hook" },
-          webhook_url: `http://127.0.0.1:${hook.addr.port}/hooks?token=t`,
+          webhook_url: `http://127.0.0.1:${hook.addr.port}/hooks?token=hook-token-5150`,
         }, ADMIN);
         const { id } = await res.json();
         const p = await waitFor(async () => (await a.automation.sessions.get(id)).prompt, "prompt");
@@ -278,6 +279,16 @@ Deno.test("following automation sessions over SSE, WebSocket and webhooks, with 
         const prompt = JSON.parse(received[2].body).data.prompt;
         assert.equal(prompt.kind, "code");
         assert.ok(!received.some((r) => r.body.includes("1234")), "the answer is not sent");
+        // The URL's token reaches the target but is sealed at rest and never logged (issue 15, item 11).
+        assert.ok(received.every((r) => r.url.endsWith("/hooks?token=hook-token-5150")));
+        const [session] = await a.db.db.select().from(automationSessions).where(
+          eq(automationSessions.id, id),
+        );
+        const messages = await a.db.db.select().from(webhookMessages);
+        for (const stored of [session.webhookUrl, ...messages.map((m) => m.url)]) {
+          assert.match(String(stored), /^sealed:v1\./);
+        }
+        assert.ok(!a.log.lines.some((l) => l.includes("hook-token-5150")), "no log line holds the token");
       },
     );
   });

@@ -19,6 +19,8 @@ export function isApiKey(keys: readonly string[], key: string | undefined): bool
   return ok;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** Resolves the principal from `Authorization: Bearer …` or `x-api-key`, or returns null. */
 export async function authenticate(
   deps: Pick<Deps, "config" | "jwt" | "db" | "logins">,
@@ -30,7 +32,8 @@ export async function authenticate(
   }
   if (!bearer) return null;
   const claims = await deps.jwt.verify(bearer);
-  if (!claims) return null;
+  // A signed token whose ids are not UUIDs was not made by a login here: refused, never looked up.
+  if (!claims || !UUID.test(claims.sub) || !UUID.test(claims.sid)) return null;
   // The login must be live and be the token subject's own (a token naming another user's login is refused).
   if (!(await isSessionActive(deps, claims.sid, claims.sub))) return null;
   return { kind: "user", userId: claims.sub, sessionId: claims.sid };

@@ -20,6 +20,8 @@ import { isFinalStatus, type SessionStatus } from "./status.ts";
 import { type ArtifactInfo, type SessionLimits, type SessionRow, type SessionView, toView } from "./view.ts";
 import { assertPublicTarget } from "../webhooks/ssrf.ts";
 import { assertFairShare, sessionCap } from "./fair_share.ts";
+import { secretBoxOf } from "../webhooks/mod.ts";
+import { sealUrl } from "../webhooks/url_seal.ts";
 
 export { INTERRUPTED, PromptClosedError, SessionEndedError } from "./status.ts";
 export { QUEUE_RETRY_AFTER_S } from "./session_queue.ts";
@@ -221,7 +223,8 @@ export class SessionService implements AsyncDisposable {
         owner,
         flow: flow.name,
         input: redactInput(data ?? {}, flow.secretInput),
-        webhookUrl: options.webhookUrl ?? null,
+        // credentials in the URL (?token=, user info) are sealed at rest (issue 15, item 11)
+        webhookUrl: options.webhookUrl ? sealUrl(secretBoxOf(this.#deps.config), options.webhookUrl) : null,
         createdAt: new Date(now),
         expiresAt: new Date(now + (options.lifetimeS ?? this.#deps.config.SESSION_MAX_S) * 1000),
         promptTimeoutS: options.promptTimeoutS ?? null,

@@ -41,6 +41,7 @@ import {
   type DemoContext,
   randomDigits,
   randomHex,
+  readForm,
 } from "./shared.ts";
 
 /** How long a BankID transaction waits for approval. */
@@ -325,7 +326,7 @@ ${errorParagraph("BankID timed out", "qr-error")}
   app.post("/book", async (c) => {
     const session = sessionId(c);
     if (!session) return c.redirect(`${base}/login`, 303);
-    const form = await c.req.parseBody();
+    const form = await readForm(c);
     const slotId = typeof form.slot_id === "string" ? form.slot_id : "";
     const slot = Object.keys(LOCATIONS)
       .flatMap((l) => Object.keys(EXAM_TYPES).flatMap((e) => slotsFor(l, e, ctx.now())))

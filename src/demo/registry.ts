@@ -27,7 +27,7 @@ import { type Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { errorParagraph, escapeHtml, page } from "./html.ts";
 import { inspectionPhoto } from "./png.ts";
-import { type DemoContext, formField, pushCapped, randomDigits, randomHex } from "./shared.ts";
+import { type DemoContext, formField, pushCapped, randomDigits, randomHex, readForm } from "./shared.ts";
 import { normalisePlate, type Vehicle, type VehicleRow, VEHICLES } from "./vehicles.ts";
 
 /** The phone number the registry "sends" 2FA codes to (E.164). */
@@ -148,7 +148,7 @@ export function registryPortal(ctx: DemoContext): Hono {
   });
 
   app.post("/login", async (c) => {
-    const form = await c.req.parseBody();
+    const form = await readForm(c);
     if (formField(form, "username") !== ctx.username || formField(form, "password") !== ctx.password) {
       return c.html(loginPage("Invalid username or password"));
     }
@@ -178,7 +178,7 @@ export function registryPortal(ctx: DemoContext): Hono {
       endSession(c, id);
       return c.redirect(`${base}/login?error=expired`, 303);
     }
-    const form = await c.req.parseBody();
+    const form = await readForm(c);
     if (formField(form, "code").trim() !== session.code) {
       session.wrongTries += 1;
       if (session.wrongTries >= MAX_CODE_TRIES) {

@@ -1,5 +1,7 @@
 // State and helpers shared by the three demo portals of one `demoPortal()` instance.
 // Everything lives in plain Maps and arrays owned by that instance: no timers, nothing global.
+import type { Context } from "hono";
+import { BadRequestError } from "../errors.ts";
 
 /** How many entries each debug list keeps (oldest dropped first), so a long demo cannot grow memory forever. */
 export const DEBUG_LIST_LIMIT = 200;
@@ -59,4 +61,13 @@ export function randomHex(bytes: number): string {
 export function formField(form: Record<string, unknown>, name: string): string {
   const value = form[name];
   return typeof value === "string" ? value : "";
+}
+
+/** The posted form's fields; a body that is not a readable form (a multipart one without its boundary) is a 400. */
+export async function readForm(c: Context): Promise<Record<string, unknown>> {
+  try {
+    return await c.req.parseBody();
+  } catch (err) {
+    throw new BadRequestError(`Malformed form data: ${(err as Error).message}`);
+  }
 }

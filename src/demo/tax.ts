@@ -25,7 +25,7 @@ import { type Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { CAPTCHA_LENGTH, CAPTCHA_SIZE, captchaSvg, randomCaptchaText } from "./captcha.ts";
 import { errorParagraph, escapeHtml, page } from "./html.ts";
-import { type DemoContext, formField, pushCapped, randomDigits, randomHex } from "./shared.ts";
+import { type DemoContext, formField, pushCapped, randomDigits, randomHex, readForm } from "./shared.ts";
 
 /** How long a tax portal session lives after its login page was rendered. */
 export const TAX_SESSION_TTL_MS = 4 * 60_000;
@@ -113,7 +113,7 @@ export function taxPortal(ctx: DemoContext): Hono {
   });
 
   app.post("/login", async (c) => {
-    const form = await c.req.parseBody();
+    const form = await readForm(c);
     const session = current(c)?.[1];
     if (!session || expired(session)) return renderLogin(c, "Session expired");
     const answer = session.captchaAnswer;

@@ -11,6 +11,7 @@ import { ConflictError, NotFoundError } from "../errors.ts";
 import { isSessionId } from "../automation/session_store.ts";
 import { newWebhookSecret, type SecretBox } from "./signing.ts";
 import { assertPublicTarget } from "./ssrf.ts";
+import { openUrl, sealUrl } from "./url_seal.ts";
 
 /** What the subscription functions need. */
 export interface EndpointDeps {
@@ -25,12 +26,12 @@ export const ROTATION_OVERLAP_MS = 24 * 3600 * 1000;
 
 type EndpointRow = typeof webhookEndpoints.$inferSelect;
 
-/** An endpoint as the API shows it (never its secret). */
-function endpointView(r: EndpointRow) {
-  const { id, url, events, enabled } = r;
+/** An endpoint as the API shows it (never its secret; its URL opened when stored sealed). */
+function endpointView(r: EndpointRow, box: SecretBox) {
+  const { id, events, enabled } = r;
   return {
     id,
-    url,
+    url: openUrl(box, r.url),
     events,
     enabled,
     disabled_reason: r.disabledReason,
@@ -53,24 +54,24 @@ export async function createEndpoint(deps: EndpointDeps, input: { url: string; e
   const secret = newWebhookSecret();
   const now = deps.clock.now();
   const [row] = await deps.db.insert(webhookEndpoints).values({
-    url: input.url,
+    url: sealUrl(deps.secrets, input.url), // credentials in the URL are sealed at rest (issue 15, item 11)
     events: [...new Set(input.events)],
     secretSealed: deps.secrets.seal(secret),
     createdAt: now,
     updatedAt: now,
   }).returning();
-  return { ...endpointView(row), secret };
+  return { ...endpointView(row, deps.secrets), secret };
 }
 
 /** Every endpoint, newest first. */
-export async function listEndpoints(deps: Pick<EndpointDeps, "db">) {
+export async function listEndpoints(deps: Pick<EndpointDeps, "db" | "secrets">) {
   const rows = await deps.db.select().from(webhookEndpoints).orderBy(desc(webhookEndpoints.createdAt));
-  return { endpoints: rows.map(endpointView) };
+  return { endpoints: rows.map((r) => endpointView(r, deps.secrets)) };
 }
 
 /** One endpoint; 404 when there is none. */
-export async function getEndpoint(deps: Pick<EndpointDeps, "db">, id: string) {
-  return endpointView(await endpointRow(deps, id));
+export async function getEndpoint(deps: Pick<EndpointDeps, "db" | "secrets">, id: string) {
+  return endpointView(await endpointRow(deps, id), deps.secrets);
 }
 
 /** Changes url, events or enabled; re-enabling clears the reason it was disabled. */
@@ -81,17 +82,18 @@ export async function updateEndpoint(
 ) {
   await endpointRow(deps, id);
   if (patch.url !== undefined) await assertPublicTarget(patch.url, deps.config.WEBHOOK_ALLOW_PRIVATE);
+  const url = patch.url === undefined ? undefined : sealUrl(deps.secrets, patch.url);
   const [row] = await deps.db.update(webhookEndpoints).set({
-    ...(patch.url !== undefined ? { url: patch.url } : {}),
+    ...(url !== undefined ? { url } : {}),
     ...(patch.events !== undefined ? { events: [...new Set(patch.events)] } : {}),
     ...(patch.enabled !== undefined ? { enabled: patch.enabled, disabledReason: null } : {}),
     updatedAt: deps.clock.now(),
   }).where(eq(webhookEndpoints.id, id)).returning();
-  if (patch.url !== undefined) {
-    await deps.db.update(webhookMessages).set({ url: patch.url })
+  if (url !== undefined) {
+    await deps.db.update(webhookMessages).set({ url })
       .where(and(eq(webhookMessages.endpointId, id), eq(webhookMessages.status, "pending")));
   }
-  return endpointView(row);
+  return endpointView(row, deps.secrets);
 }
 
 /** Deletes an endpoint and its undelivered messages. */
@@ -111,7 +113,7 @@ export async function rotateSecret(deps: EndpointDeps, id: string) {
     previousUntil: new Date(now.getTime() + ROTATION_OVERLAP_MS),
     updatedAt: now,
   }).where(eq(webhookEndpoints.id, id)).returning();
-  return { ...endpointView(updated), secret };
+  return { ...endpointView(updated, deps.secrets), secret };
 }
 
 /** The latest `limit` messages of an endpoint with their attempts, newest first. */

@@ -9,6 +9,7 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { enqueueSessionChange } from "./outbox.ts";
 import { SecretBox } from "./signing.ts";
+import { sealUrl } from "./url_seal.ts";
 import { WebhookWorker, type WebhookWorkerOptions } from "./worker.ts";
 
 /** The box that seals endpoint secrets at rest, keyed from JWT_SECRET (main.ts resolves one in development). */
@@ -17,7 +18,12 @@ export function secretBoxOf(config: Pick<Config, "JWT_SECRET">): SecretBox {
 }
 
 /** The outbox the session store writes; `kick` wakes this instance's worker after a commit. */
-export function sessionOutbox(config: Pick<Config, "BOOKING_WEBHOOK_URL">, kick: () => void): SessionOutbox {
+export function sessionOutbox(
+  config: Pick<Config, "BOOKING_WEBHOOK_URL" | "JWT_SECRET">,
+  kick: () => void,
+): SessionOutbox {
+  // copied into each booking message row: sealed when it carries credentials, like a session's webhook_url
+  const bookingUrl = config.BOOKING_WEBHOOK_URL && sealUrl(secretBoxOf(config), config.BOOKING_WEBHOOK_URL);
   return {
     write: (tx, change) =>
       enqueueSessionChange(tx, {
@@ -26,7 +32,7 @@ export function sessionOutbox(config: Pick<Config, "BOOKING_WEBHOOK_URL">, kick:
         change: change.patch,
         now: change.now,
         prompt: change.prompt,
-        bookingUrl: config.BOOKING_WEBHOOK_URL,
+        bookingUrl,
       }),
     written: kick,
   };

@@ -21,6 +21,7 @@ import {
 } from "./outbox.ts";
 import { type SecretBox, signBooking, signWebhook } from "./signing.ts";
 import { targetProblem } from "./ssrf.ts";
+import { openUrl, scrubUrl } from "./url_seal.ts";
 
 /** What a worker needs. */
 export interface WebhookWorkerDeps {
@@ -137,18 +138,20 @@ export class WebhookWorker implements AsyncDisposable {
     return claimed.length;
   }
 
-  async #deliver(message: ClaimedMessage): Promise<void> {
-    const { db, clock, config, log } = this.#deps;
+  async #deliver(stored: ClaimedMessage): Promise<void> {
+    const { db, clock, config, log, secrets } = this.#deps;
     let outcome: AttemptOutcome;
     const started = performance.now();
+    let message = stored;
     try {
+      message = { ...stored, url: openUrl(secrets, stored.url) }; // a URL with credentials is kept sealed
       const body = message.body ?? await this.#render(message);
       if (message.body === null) await freezeBody(db, message.id, body);
       outcome = await this.#post(message, body);
     } catch (err) {
       outcome = {
         statusCode: null,
-        error: String(err),
+        error: scrubUrl(String(err), message.url),
         durationMs: performance.now() - started,
         result: "retry",
       };
@@ -223,7 +226,7 @@ export class WebhookWorker implements AsyncDisposable {
     } catch (err) {
       const error = err instanceof DOMException && err.name === "TimeoutError"
         ? `no answer within ${config.WEBHOOK_TIMEOUT_MS} ms`
-        : (err as Error).message;
+        : scrubUrl((err as Error).message, message.url); // fetch's errors name the URL, credentials and all
       return {
         statusCode: null,
         error,
