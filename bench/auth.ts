@@ -79,12 +79,36 @@ async function announce(readyFile: string, ready: Ready) {
   await Deno.rename(`${readyFile}.part`, readyFile);
 }
 
+/** The name of the JSON-floor target in the report. */
+const JSON_FLOOR = "floor: /me's bytes from a bare Deno.serve";
+
 async function serveHello(readyFile: string) {
   const server = Deno.serve(
     { port: 0, hostname: "127.0.0.1", onListen: () => {} },
     () => new Response("hello"),
   );
   await announce(readyFile, { port: server.addr.port, path: "/" });
+  await server.finished;
+}
+
+/**
+ * The floor of an authenticated JSON answer: a bare Deno.serve that reads the Authorization header and answers
+ * `body` (the bytes /me answered) with the headers gatehouse sends (content-type, x-request-id). What no
+ * framework, router or auth check costs; /me cannot be faster than this.
+ */
+async function serveJsonFloor(readyFile: string, bodyFile: string) {
+  const body = await Deno.readTextFile(bodyFile);
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, (req) => {
+    if (!req.headers.get("authorization")) return new Response(null, { status: 401 });
+    return new Response(body, {
+      headers: { "content-type": "application/json", "x-request-id": crypto.randomUUID() },
+    });
+  });
+  await announce(readyFile, {
+    port: server.addr.port,
+    path: "/api/v1/me",
+    headers: { authorization: "Bearer probe" },
+  });
   await server.finished;
 }
 
@@ -245,6 +269,13 @@ async function main() {
       ? await startTarget("GET /api/v1/me, Postgres", `gatehouse-postgres:${pgDb}`, undefined, runs)
       : undefined;
     if (pg) targets.push(pg);
+    // the floor: a bare Deno.serve answering /me's own bytes with its headers (no framework, no auth check)
+    const meBody = await Deno.makeTempFile({ prefix: "gatehouse-bench-me-", suffix: ".json" });
+    const me = await fetch(pglite.url, { headers: pglite.headers });
+    await Deno.writeTextFile(meBody, await me.text());
+    const floor = await startTarget(JSON_FLOOR, `json-floor:${meBody}`);
+    floor.headers = pglite.headers;
+    targets.push(floor);
     for (const [base, db] of [[pglite, "PGlite"], [pg, "Postgres"]] as const) {
       if (!base) continue;
       const url = `http://127.0.0.1:${base.ready.port}/api/v1/otp/verify`;
@@ -312,6 +343,7 @@ async function main() {
     results,
     goal_ratio_at_least: GOAL_RATIO,
     goal_applies_to: "GET /api/v1/me",
+    note: `"${JSON_FLOOR}" bounds what /me can reach: the same answer from a bare Deno.serve`,
   };
   await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
   await Deno.writeTextFile(
@@ -333,7 +365,9 @@ const readyFile = Deno.args.find((a) => a.startsWith("--ready-file="))?.slice(13
 const serveRuns = Number(Deno.args.find((a) => a.startsWith("--runs="))?.slice(7) ?? 1);
 if (serve && readyFile) {
   if (serve === "hello") await serveHello(readyFile);
-  else if (serve === "gatehouse-pglite") await serveGatehouse(readyFile, "memory:", serveRuns);
+  else if (serve.startsWith("json-floor:")) {
+    await serveJsonFloor(readyFile, serve.slice("json-floor:".length));
+  } else if (serve === "gatehouse-pglite") await serveGatehouse(readyFile, "memory:", serveRuns);
   else if (serve.startsWith("gatehouse-postgres:")) {
     const u = new URL(PG_URL);
     u.pathname = `/${serve.slice("gatehouse-postgres:".length)}`;
