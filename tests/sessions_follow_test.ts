@@ -291,5 +291,34 @@ Deno.test("following automation sessions over SSE, WebSocket and webhooks, with 
         assert.ok(!a.log.lines.some((l) => l.includes("hook-token-5150")), "no log line holds the token");
       },
     );
+    await spec(
+      "a follower that attaches while the session waits in the queue gets its live QR frames once this instance runs it",
+      async () => {
+        await using a = await automationApp(pool, portal.url, { MAX_SESSIONS: "1" });
+        const sessions = a.automation.sessions;
+        const busy = await sessions.start("admin", "test-ask-code", { name: "Ann" });
+        await waitFor(
+          async () => (await sessions.get(busy.id)).status === "waiting",
+          "the first session's prompt",
+        );
+        const queued = await sessions.start("admin", "test-qr", {});
+        assert.equal((await sessions.get(queued.id)).status, "queued");
+        const seen: Json[] = [];
+        const off = sessions.subscribe(queued.id, 0, (e) => seen.push(e));
+        try {
+          await sessions.cancel(busy.id); // frees the one slot: this instance claims the queued session
+          const frames = () => new Set(seen.filter((e) => e.type === "image").map((e) => e.data.image));
+          await waitFor(() => frames().size >= 3, "three distinct QR frames on the follower");
+          const prompt = seen.find((e) => e.type === "prompt")!;
+          await sessions.answer(queued.id, prompt.data.prompt.id, "scanned");
+          await waitFor(
+            () => seen.some((e) => e.type === "status" && e.data.status === "succeeded"),
+            "the end",
+          );
+        } finally {
+          off();
+        }
+      },
+    );
   });
 });

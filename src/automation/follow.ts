@@ -57,13 +57,21 @@ export class Follower {
     let last = options.after ?? 0;
     try {
       for (;;) {
-        const page = await store.events(id, last, REPLAY_PAGE);
-        for (const event of page) {
-          yield event;
-          last = event.seq;
-          if (isFinalEvent(event)) return;
+        for (;;) {
+          const page = await store.events(id, last, REPLAY_PAGE);
+          for (const event of page) {
+            yield event;
+            last = event.seq;
+            if (isFinalEvent(event)) return;
+          }
+          if (page.length < REPLAY_PAGE || inbox.closed) break;
         }
-        if (page.length < REPLAY_PAGE || inbox.closed) break;
+        if (this.#src.isLocal(id)) break;
+        // Run elsewhere, or still queued (any instance may claim it, this one too): read the log until the
+        // session ends, or until this instance runs it, then replay what was stored meanwhile and go live.
+        const remote = yield* this.#pollRemote(id, last, inbox);
+        if (remote.ended) return;
+        last = remote.last;
       }
       // Live events that came during the replay: the stored ones not replayed yet; stale frames are dropped.
       for (const event of inbox.drain()) {
@@ -74,10 +82,6 @@ export class Follower {
       }
       const image = this.#src.currentImage(id);
       if (image) yield image;
-      if (!this.#src.isLocal(id)) {
-        yield* this.#pollRemote(id, last, inbox);
-        return;
-      }
       for (;;) {
         const event = await inbox.next();
         if (!event) return;
@@ -94,23 +98,32 @@ export class Follower {
     }
   }
 
-  /** A session run elsewhere (or already ended): read its log until the final status. */
-  async *#pollRemote(id: string, after: number, inbox: Inbox<SessionEvent>): AsyncGenerator<SessionEvent> {
+  /**
+   * A session run elsewhere (or queued, or already ended): reads its log until the final status (`ended`), the
+   * follow is stopped (`ended`), or this instance starts running it (not `ended`; `last` is where it got to).
+   */
+  async *#pollRemote(
+    id: string,
+    after: number,
+    inbox: Inbox<SessionEvent>,
+  ): AsyncGenerator<SessionEvent, { ended: boolean; last: number }> {
     const { store } = this.#src;
     let last = after;
     while (!inbox.closed) {
+      if (this.#src.isLocal(id)) return { ended: false, last };
       inbox.drain(); // wake-ups from the relay (or frames): the log is read below
       const page = await store.events(id, last, REPLAY_PAGE);
       for (const event of page) {
         yield event;
         last = event.seq;
-        if (isFinalEvent(event)) return;
+        if (isFinalEvent(event)) return { ended: true, last };
       }
       if (page.length) continue;
       const row = await store.row(id);
-      if (isFinalStatus(row.status) && row.seq <= last) return;
+      if (isFinalStatus(row.status) && row.seq <= last) return { ended: true, last };
       await inbox.wait(this.#src.remotePollMs ?? 1000);
     }
+    return { ended: true, last };
   }
 
   /** Calls `listener` with each followed event; returns the function that stops following. */
