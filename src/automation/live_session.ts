@@ -3,12 +3,12 @@
  * chain, and moves through the statuses of status.ts only by transition(). Disposing it ends the session.
  */
 import type { Page } from "puppeteer-core";
-import type { Clock } from "../clock.ts";
 import { randomToken } from "../crypto.ts";
-import type { Logger } from "../log.ts";
 import type { Answer, Flow, PromptHandle, PromptSpec } from "./flow.ts";
-import type { EventHub, SessionEvent } from "./hub.ts";
-import type { BrowserPool, Lease } from "./pool.ts";
+import type { SessionEvent } from "./hub.ts";
+import type { LiveEnv } from "./live_env.ts";
+import { onPageDeath } from "./page_death.ts";
+import type { Lease } from "./pool.ts";
 import {
   BROWSER_CRASHED,
   checkAnswer,
@@ -25,7 +25,7 @@ import {
   startFailure,
   toJson,
 } from "./runtime.ts";
-import type { NewArtifact, NewEvent, SessionPatch, SessionStore } from "./session_store.ts";
+import type { NewArtifact, NewEvent, SessionPatch } from "./session_store.ts";
 import {
   canMove,
   IllegalTransitionError,
@@ -37,28 +37,7 @@ import {
 } from "./status.ts";
 import { imageEvent, type OpenPromptState, type SessionLimits } from "./view.ts";
 
-/** What a live session uses of the service around it. */
-export interface LiveEnv {
-  store: SessionStore;
-  hub: EventHub;
-  pool: BrowserPool;
-  clock: Clock;
-  log: Logger;
-  promptTimeoutS: number;
-  maxLifetimeS: number;
-  /** The one default timeout of every page wait in a flow. */
-  stepTimeoutMs: number;
-  /** QR frames are written to the row at most this often. */
-  imagePersistMs: number;
-  portalUrl: string;
-  /** Who borrows browser contexts from the pool (the pool's sweep keeps only its own). */
-  leaseOwner: object;
-  secrets(flow: string): Record<string, string>;
-  /** Emits a domain event about `session` (and sends its webhook). */
-  emit(session: LiveSession, type: string, data: Record<string, unknown>): void;
-  /** Called once the end is stored: frees the session's slot. */
-  ended(session: LiveSession): void;
-}
+export type { LiveEnv } from "./live_env.ts";
 
 interface OpenPrompt extends OpenPromptState {
   deadline: number;
@@ -205,26 +184,14 @@ export class LiveSession implements AsyncDisposable {
     }
   }
 
-  /**
-   * A page that dies (Inspector.targetCrashed: puppeteer's `error` event; or its tab closes) fails the session at
-   * once, instead of leaving it waiting until a step times out with a misleading error (issue 15 item 5).
-   */
+  /** A page that dies fails the session at once (page_death.ts), as a browser crash when the browser went too. */
   #watchPage(page: Page): void {
-    const dead = (why: string) => () => {
+    onPageDeath(page, this.#abort.signal, (why) => {
       if (this.final) return;
       this.#env.log.warn("session page died", { session_id: this.id, flow: this.flow.name, why });
-      // A page also closes when the whole browser goes: that is the pool's crash (BROWSER_CRASHED) to report.
       const browserUp = page.browser().connected && this.#env.pool.isAlive(this.generation ?? -1);
       void this.finish("failed", { error: browserUp ? PAGE_CRASHED : BROWSER_CRASHED });
-    };
-    const crashed = dead("crashed");
-    const closed = dead("closed");
-    page.once("error", crashed);
-    page.once("close", closed);
-    this.#abort.signal.addEventListener("abort", () => {
-      page.off("error", crashed);
-      page.off("close", closed);
-    }, { once: true });
+    });
   }
 
   /** Ends the session once, whatever path gets here first: aborts the flow, closes its context, stores the end. */
