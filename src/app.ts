@@ -25,7 +25,7 @@ import { bodyTimeout } from "./body_timeout.ts";
 import { type Deps, withAppDefaults } from "./deps.ts";
 import { NotFoundError, PayloadTooLargeError, problemResponse, toProblem } from "./errors.ts";
 import type { AppEnv } from "./http.ts";
-import { appMetrics, QUIET_ROUTES, routeOf } from "./app_metrics.ts";
+import { appMetrics, requestDone, routeOf } from "./app_metrics.ts";
 import { mediaAuthFastPath } from "./cameras/fast_path.ts";
 
 /** Headers of every HTML answer. */
@@ -61,16 +61,13 @@ export function createApp(injected: Deps): Hono<AppEnv> {
     c.header("x-request-id", requestId);
     await next();
     if (!c.res.headers.has("x-request-id")) c.header("x-request-id", requestId);
-    const ms = performance.now() - started;
-    const route = routeOf(c);
-    metrics.request(c.req.method, route, c.res.status, ms / 1000);
-    // The path only: query strings can carry tokens (media auth, WebSocket tickets).
-    (QUIET_ROUTES.test(route) ? deps.log.debug : deps.log.info)("request", {
+    requestDone(metrics, deps.log, {
       method: c.req.method,
+      route: routeOf(c),
       path: c.get("logPath") ?? c.req.path,
       status: c.res.status,
-      duration_ms: Math.round(ms * 100) / 100,
-      request_id: requestId,
+      ms: performance.now() - started,
+      requestId,
     });
   });
   app.use(async (c, next) => {

@@ -11,6 +11,23 @@ import { Metrics } from "./metrics.ts";
  */
 export const QUIET_ROUTES = /^\/api\/(v1\/media\/auth(\/\w+)?|accessfl)$/;
 
+/** One answered request: counted in the metrics and logged (at debug on the QUIET_ROUTES). */
+export function requestDone(
+  metrics: Metrics,
+  log: Deps["log"],
+  r: { method: string; route: string; path: string; status: number; ms: number; requestId: string },
+): void {
+  metrics.request(r.method, r.route, r.status, r.ms / 1000);
+  // The path only: query strings can carry tokens (media auth, WebSocket tickets).
+  (QUIET_ROUTES.test(r.route) ? log.debug : log.info)("request", {
+    method: r.method,
+    path: r.path,
+    status: r.status,
+    duration_ms: Math.round(r.ms * 100) / 100,
+    request_id: r.requestId,
+  });
+}
+
 /** The route pattern that answered (`/api/v1/sessions/:id`), or `(unmatched)`: never the raw path. */
 export function routeOf(c: Context): string {
   const routes = matchedRoutes(c);

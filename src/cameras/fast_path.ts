@@ -6,6 +6,7 @@
  */
 import type { Deps } from "../deps.ts";
 import { problemResponse, toProblem } from "../errors.ts";
+import { requestDone } from "../app_metrics.ts";
 import type { Metrics } from "../metrics.ts";
 import type { CameraAuth } from "./media_auth.ts";
 import { flussonicCheck } from "./play_requests.ts";
@@ -80,14 +81,13 @@ export function mediaAuthFastPath(
       }
       res = problemResponse(problem, { ...headers, "x-request-id": requestId });
     }
-    const ms = performance.now() - started;
-    metrics.request("GET", FAST_ROUTE, res.status, ms / 1000);
-    deps.log.debug("request", {
+    requestDone(metrics, deps.log, {
       method: "GET",
+      route: FAST_ROUTE,
       path: FAST_ROUTE,
       status: res.status,
-      duration_ms: Math.round(ms * 100) / 100,
-      request_id: requestId,
+      ms: performance.now() - started,
+      requestId,
     });
     return res;
   }
