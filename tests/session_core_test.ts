@@ -176,7 +176,7 @@ Deno.test("placement: claims take the oldest unclaimed sessions once, release ha
     webhookUrl: null,
     createdAt: now,
     expiresAt: new Date(now.getTime() + 60_000),
-  }, (queued) => assert.equal(queued, 1));
+  }, (queued) => (assert.equal(queued, 1), null));
   assert.equal(await s.store.queue.queuePosition(await s.store.row(second)), 2);
   const [a, b] = await Promise.all([s.store.queue.claim("A", 1), s.store.queue.claim("B", 1)]);
   assert.deepEqual([...a, ...b].map((r) => r.id).sort(), [s.id, second].sort(), "each row claimed once");

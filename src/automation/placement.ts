@@ -46,6 +46,34 @@ export class Placement {
     this.slots = new BrowserSlots({ maxRunning: options.maxRunning, maxQueue: options.maxQueue });
   }
 
+  /** This instance's id (the rows it claims carry it). */
+  get instance(): string {
+    return this.#o.instance;
+  }
+
+  /**
+   * Holds one free slot for a session being created here, so it can skip the queue (placeHere) when nobody
+   * older waits; false when this instance is full. A hold not placed is given back with unreserve().
+   */
+  reserve(): boolean {
+    if (this.#closed || this.slots.free() < 1) return false;
+    this.slots.hold(1);
+    return true;
+  }
+
+  /** Gives back a slot reserve() held. */
+  unreserve(): void {
+    this.slots.unhold(1);
+    this.claim(); // a claim that ran meanwhile did not see this slot
+  }
+
+  /** Runs `row`, created claimed by this instance, in the slot reserve() held. */
+  placeHere(row: SessionRow): void {
+    this.slots.unhold(1);
+    this.slots.add(row.id);
+    this.#o.run(row);
+  }
+
   /** A session was queued here: wake every instance's claimers, starting with this one. */
   queued(): void {
     this.#o.announce?.();

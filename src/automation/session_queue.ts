@@ -36,9 +36,8 @@ export class BrowserSlots {
     return Math.max(0, this.#max - this.#running.size - this.#held);
   }
 
-  /** Holds every free slot for a claim; returns how many. */
-  hold(): number {
-    const n = this.free();
+  /** Holds `n` (default: every free) slots for a claim; returns how many. */
+  hold(n = this.free()): number {
     this.#held += n;
     return n;
   }
@@ -60,10 +59,10 @@ export class BrowserSlots {
 
   /**
    * Admission of one more queued session while `queued` wait service-wide: a 429 when they fill MAX_QUEUE
-   * plus the slots free here (a free slot will claim the oldest at once).
+   * plus the slots not running here (a free slot, or one a claim in flight holds, takes the oldest at once).
    */
   admit(queued: number): void {
-    if (queued < this.#maxQueue + this.free()) return;
+    if (queued < this.#maxQueue + Math.max(0, this.#max - this.#running.size)) return;
     throw new TooManyRequestsError(
       `Cannot start session: the browser pool is full (${this.#running.size} of ${this.#max} running, ` +
         `${queued} of ${this.#maxQueue} queued)`,

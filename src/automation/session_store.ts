@@ -80,7 +80,8 @@ export class SessionStore {
   /**
    * Stores a new queued session and its first event (`status: queued`, seq 1). With `admit`, admissions are
    * serialised service-wide (a transaction advisory lock) and `admit` sees how many sessions wait
-   * unclaimed and how many the row's owner has active, so it can refuse (throw) before the row exists.
+   * unclaimed and how many the row's owner has active, so it can refuse (throw) before the row exists, or
+   * answer the instance that runs it at once (placement: a free slot here and nobody older waiting).
    */
   async create(
     row: {
@@ -94,22 +95,24 @@ export class SessionStore {
       promptTimeoutS?: number | null;
       sealedInput?: string | null;
     },
-    admit?: (queued: number, ownerActive: number) => void,
-  ): Promise<void> {
-    await this.#db.transaction(async (tx) => {
+    admit?: (queued: number, ownerActive: number) => string | null,
+  ): Promise<SessionRow> {
+    return await this.#db.transaction(async (tx) => {
+      let instance: string | null = null;
       if (admit) {
         // one admission at a time service-wide: the counts below and this insert are one step
         await tx.execute(sql`select pg_advisory_xact_lock(${QUEUE_LOCK_KEY})`);
         const [{ n }] = await tx.select({ n: count() }).from(automationSessions).where(UNCLAIMED);
         const [mine] = await tx.select({ n: count() }).from(automationSessions).where(activeOf(row.owner));
-        admit(Number(n), Number(mine.n));
+        instance = admit(Number(n), Number(mine.n));
       }
-      await tx.insert(automationSessions).values({
+      const [created] = await tx.insert(automationSessions).values({
         ...row,
         status: "queued",
         seq: 1,
         updatedAt: row.createdAt,
-      });
+        instance,
+      }).returning();
       await tx.insert(automationEvents).values({
         sessionId: row.id,
         seq: 1,
@@ -117,6 +120,7 @@ export class SessionStore {
         data: { status: "queued" },
         at: row.createdAt,
       });
+      return created;
     });
   }
 

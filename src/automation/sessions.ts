@@ -216,29 +216,43 @@ export class SessionService implements AsyncDisposable {
     }
     const now = this.#deps.clock.now().getTime();
     const id = crypto.randomUUID();
-    // placement: the session waits in the database until an instance with a free slot claims it
-    await this.#store.create(
-      {
-        id,
-        owner,
-        flow: flow.name,
-        input: redactInput(data ?? {}, flow.secretInput),
-        // credentials in the URL (?token=, user info) are sealed at rest (issue 15, item 11)
-        webhookUrl: options.webhookUrl ? sealUrl(secretBoxOf(this.#deps.config), options.webhookUrl) : null,
-        createdAt: new Date(now),
-        expiresAt: new Date(now + (options.lifetimeS ?? this.#deps.config.SESSION_MAX_S) * 1000),
-        promptTimeoutS: options.promptTimeoutS ?? null,
-        sealedInput: this.#seal.seal(data ?? null), // secrets included, for whichever instance claims it
-      },
-      (queued, ownerActive) => {
-        // fair share first (its own 429), then the service-wide queue; both counted under the queue's lock
-        assertFairShare(owner, sessionCap(this.#deps.config, owner), ownerActive);
-        this.#placement.slots.admit(queued);
-      },
-    );
+    // placement: a free slot here takes the session at once when nobody older waits; otherwise it waits in
+    // the database until an instance with a free slot claims it
+    const reserved = this.#placement.reserve();
+    let row: SessionRow;
+    try {
+      row = await this.#store.create(
+        {
+          id,
+          owner,
+          flow: flow.name,
+          input: redactInput(data ?? {}, flow.secretInput),
+          // credentials in the URL (?token=, user info) are sealed at rest (issue 15, item 11)
+          webhookUrl: options.webhookUrl ? sealUrl(secretBoxOf(this.#deps.config), options.webhookUrl) : null,
+          createdAt: new Date(now),
+          expiresAt: new Date(now + (options.lifetimeS ?? this.#deps.config.SESSION_MAX_S) * 1000),
+          promptTimeoutS: options.promptTimeoutS ?? null,
+          sealedInput: this.#seal.seal(data ?? null), // secrets included, for whichever instance claims it
+        },
+        (queued, ownerActive) => {
+          // fair share first (its own 429), then the service-wide queue; both counted under the queue's lock
+          assertFairShare(owner, sessionCap(this.#deps.config, owner), ownerActive);
+          if (reserved && queued === 0) return this.#placement.instance;
+          this.#placement.slots.admit(queued);
+          return null;
+        },
+      );
+    } catch (err) {
+      if (reserved) this.#placement.unreserve();
+      throw err;
+    }
     this.#emitFor(id, flow.name, 1, "session.created", { status: "queued", owner });
     this.#deps.log.info("session created", { session_id: id, flow: flow.name });
-    this.#placement.queued();
+    if (row.instance) this.#placement.placeHere(row);
+    else {
+      if (reserved) this.#placement.unreserve();
+      this.#placement.queued();
+    }
     return await this.get(id);
   }
 
