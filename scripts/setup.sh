@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # What gatehouse needs from the system, installed when missing and possible; never waits for a password.
-#   scripts/setup.sh start   Chromium (browser-automation flows)
-#   scripts/setup.sh test    Chromium, nginx (media-auth auth_request test), Kannel + its fake SMSC (Kannel test)
-#   scripts/setup.sh bench   Chromium, wrk (the HTTP load generator of bench/)
+#   scripts/setup.sh start   Chromium's headless shell (browser-automation flows)
+#   scripts/setup.sh test    the same, nginx (media-auth auth_request test), Kannel + its fake SMSC (Kannel test)
+#   scripts/setup.sh bench   the same, wrk (the HTTP load generator of bench/)
+# The headless shell (Debian package chromium-headless-shell) is Chromium without the browser UI layer: about
+# a third of the CPU and memory per session (bench/burst.ts). A machine that has only `chromium` and cannot
+# install packages keeps working with it, a notice says so.
 # Installs with apt-get as root or with passwordless sudo; otherwise stops at once printing the exact command.
 # SETUP_SKIP=1 skips every check (e.g. CHROME_PATH or BROWSER_WS_ENDPOINT point at a browser elsewhere).
 set -uo pipefail
@@ -12,8 +15,15 @@ mode=${1:-start}
 has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
 
 need=()
-if [[ -z ${CHROME_PATH:-}${BROWSER_WS_ENDPOINT:-} ]]; then
-  has chromium || has chromium-browser || has google-chrome || need+=(chromium)
+can_install() { command -v apt-get >/dev/null 2>&1 && { [[ $(id -u) == 0 ]] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; }; }
+other_chrome() { has chromium || has chromium-browser || has google-chrome; }
+if [[ -z ${CHROME_PATH:-}${BROWSER_WS_ENDPOINT:-} ]] && ! has chromium-headless-shell; then
+  if other_chrome && ! can_install; then
+    echo "gatehouse setup: using chromium; chromium-headless-shell is lighter per session:" >&2
+    echo "  sudo apt-get install -y chromium-headless-shell" >&2
+  else
+    need+=(chromium-headless-shell)
+  fi
 fi
 if [[ $mode == test ]]; then
   has nginx || need+=(nginx)

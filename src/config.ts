@@ -165,6 +165,8 @@ export const configSchema = z.object({
   // ---- automation (browser pool, sessions, webhooks)
   CHROME_PATH: z.string().optional(),
   BROWSER_WS_ENDPOINT: z.string().regex(/^wss?:\/\//, "must be a ws:// or wss:// URL").optional(),
+  /** Contexts with a blank page kept ready once the browser runs, so a session skips creating them; 0 = none. */
+  BROWSER_WARM_PAGES: int(2),
   MAX_SESSIONS: int(8, 1),
   MAX_QUEUE: int(32),
   /** Fair share: active (queued, running, waiting) sessions one user may have; 0 = no cap. */

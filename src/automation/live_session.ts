@@ -72,6 +72,8 @@ export class LiveSession implements AsyncDisposable {
   #lease?: Lease;
   #page?: Page;
   #prompt?: OpenPrompt;
+  /** The context and page being opened (an end meanwhile closes them once they exist). */
+  #opening?: Promise<{ lease: Lease }>;
   #chain: Promise<unknown> = Promise.resolve();
   #finishing?: Promise<void>;
   readonly #promptTimeoutS: number;
@@ -143,13 +145,14 @@ export class LiveSession implements AsyncDisposable {
         startedAt: env.clock.now(),
       });
       env.emit(this, "session.status", { status: "running" });
-      const lease = await env.pool.newContext(this.id, env.leaseOwner);
+      const opening = this.#opening = env.pool.openPage(this.id, env.leaseOwner);
+      const opened = await opening;
       if (this.final) {
-        await env.pool.closeContext(lease);
+        await env.pool.closeContext(opened.lease);
         return;
       }
-      this.#lease = lease;
-      page = this.#page = await lease.context.newPage();
+      this.#lease = opened.lease;
+      page = this.#page = opened.page;
       page.setDefaultTimeout(env.stepTimeoutMs);
       this.#watchPage(page);
     } catch (err) {
@@ -208,7 +211,8 @@ export class LiveSession implements AsyncDisposable {
       const open = this.#prompt;
       this.#prompt = undefined;
       open?.reject(reason);
-      if (this.#lease) await env.pool.closeContext(this.#lease);
+      const lease = this.#lease ?? (await this.#opening?.catch(() => undefined))?.lease;
+      if (lease) await env.pool.closeContext(lease);
       const end = sessionEnd(status, outcome, env.clock.now());
       try {
         await this.#append(end.events, end.patch);

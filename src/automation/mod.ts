@@ -53,6 +53,7 @@ export function createAutomation(deps: AutomationDeps, options: AutomationOption
   const pool = options.pool ?? new BrowserPool({
     executablePath: config.CHROME_PATH,
     wsEndpoint: config.BROWSER_WS_ENDPOINT,
+    warmPages: config.BROWSER_WARM_PAGES,
     log,
   });
   const hub = new EventHub((err) => log.error("session follower failed", { error: err }));

@@ -1,6 +1,8 @@
 /** The browser pool: one Chromium (launched lazily, or a remote one), one isolated context per session. */
-import type { Browser, BrowserContext } from "puppeteer-core";
+import type { Browser, BrowserContext, Page } from "puppeteer-core";
 import type { Logger } from "../log.ts";
+import { PROFILE_PREFIX, removeDir, removeStaleProfiles } from "./profiles.ts";
+import { type WarmPage, WarmPages } from "./warm_pages.ts";
 
 /** Flags this machine's closed network needs; see the issue and chromium's `--help`. */
 export const CHROME_FLAGS = [
@@ -15,8 +17,14 @@ export const CHROME_FLAGS = [
   "--disable-quic",
 ];
 
-/** Where Chromium is looked for when CHROME_PATH is not set, in order. */
+/**
+ * Where Chromium is looked for when CHROME_PATH is not set, in order. Debian's headless shell comes first:
+ * it runs the same engine without the browser UI layer, and a burst of 50 sessions cost about a third of the
+ * CPU and memory of `chromium --headless=new` here (bench/burst.ts, issue 16).
+ */
 export const CHROME_CANDIDATES = [
+  "/usr/lib/chromium/chromium-headless-shell",
+  "/usr/bin/chromium-headless-shell",
   "/usr/bin/chromium",
   "/usr/bin/chromium-browser",
   "/usr/bin/google-chrome",
@@ -35,6 +43,8 @@ export interface BrowserPoolOptions {
   log: Logger;
   /** How long a launch or connect may take. */
   launchTimeoutMs?: number;
+  /** Contexts with a blank page kept ready for the next sessions (BROWSER_WARM_PAGES; default 0). */
+  warmPages?: number;
 }
 
 /** One isolated browser context lent to one session. */
@@ -92,8 +102,11 @@ export class BrowserPool implements AsyncDisposable {
   /** Profile removals after a crash, awaited by close(). */
   readonly #cleanups = new Set<Promise<void>>();
 
+  readonly #warm: WarmPages;
+
   constructor(options: BrowserPoolOptions) {
     this.#options = options;
+    this.#warm = new WarmPages(options.warmPages ?? 0, () => this.#makeWarm(), options.log);
   }
 
   /** The current browser, if one is running (tests kill it to simulate a crash). */
@@ -109,6 +122,11 @@ export class BrowserPool implements AsyncDisposable {
   /** Number of contexts lent out and not yet closed. */
   get openContexts(): number {
     return this.#leases.size;
+  }
+
+  /** Number of warm contexts (each with a blank page) waiting for a session. */
+  get warmPages(): number {
+    return this.#warm.count;
   }
 
   /** True while the browser of `generation` is still the connected one. */
@@ -137,6 +155,42 @@ export class BrowserPool implements AsyncDisposable {
     }
     this.#leases.set(context, lease);
     return lease;
+  }
+
+  /**
+   * A context and page for `sessionId`: a warm one when one waits (the stock is then refilled in the
+   * background), otherwise made now (launching the browser first if needed).
+   */
+  async openPage(sessionId: string, owner?: unknown): Promise<{ lease: Lease; page: Page }> {
+    if (this.#closed) throw new BrowserUnavailableError("Cannot start session: the browser pool is closed");
+    const warm = this.#browser?.connected ? this.#warm.take(this.#generation) : undefined;
+    if (warm) {
+      const lease = { context: warm.context, generation: warm.generation, sessionId, owner };
+      this.#leases.set(warm.context, lease);
+      this.#warm.refill();
+      return { lease, page: warm.page };
+    }
+    const lease = await this.newContext(sessionId, owner);
+    try {
+      const page = await lease.context.newPage();
+      this.#warm.refill();
+      return { lease, page };
+    } catch (err) {
+      await this.closeContext(lease);
+      throw err;
+    }
+  }
+
+  async #makeWarm(): Promise<WarmPage> {
+    const browser = await this.#ensureBrowser();
+    const generation = this.#generation;
+    const context = await browser.createBrowserContext();
+    try {
+      return { context, page: await context.newPage(), generation };
+    } catch (err) {
+      await context.close().catch(() => {});
+      throw err;
+    }
   }
 
   /** Closes a lent context (idempotent; a context of a dead browser is only forgotten). */
@@ -172,7 +226,7 @@ export class BrowserPool implements AsyncDisposable {
     if (browser?.connected && !this.#options.wsEndpoint) {
       const fallback = browser.defaultBrowserContext();
       for (const context of browser.browserContexts()) {
-        if (context === fallback || this.#leases.has(context)) continue;
+        if (context === fallback || this.#leases.has(context) || this.#warm.holds(context)) continue;
         await context.close().catch(() => {});
         closed++;
       }
@@ -180,9 +234,10 @@ export class BrowserPool implements AsyncDisposable {
     return closed;
   }
 
-  /** Launches (or connects to) the browser now instead of on the first session. */
+  /** Launches (or connects to) the browser now instead of on the first session, and fills the warm pages. */
   async warm(): Promise<void> {
     await this.#ensureBrowser();
+    this.#warm.refill();
   }
 
   #ensureBrowser(): Promise<Browser> {
@@ -221,7 +276,7 @@ export class BrowserPool implements AsyncDisposable {
       try {
         browser = await (await puppeteerModule()).launch({
           executablePath,
-          headless: true,
+          headless: isHeadlessShell(executablePath) ? "shell" : true,
           userDataDir,
           args: CHROME_FLAGS.filter((f) => f !== "--headless=new"), // puppeteer adds it for headless: true
           timeout,
@@ -259,6 +314,7 @@ export class BrowserPool implements AsyncDisposable {
 
   #onDisconnected(browser: Browser, generation: number, userDataDir?: string) {
     if (this.#browser === browser) this.#browser = undefined;
+    this.#warm.drop(generation);
     for (const [context, lease] of this.#leases) {
       if (lease.generation === generation) this.#leases.delete(context);
     }
@@ -302,6 +358,7 @@ export class BrowserPool implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#warm.close(!!this.#options.wsEndpoint); // a browser we launched closes them with itself
     const browser = this.#browser ?? await this.#launching?.catch(() => undefined);
     this.#browser = undefined;
     if (browser) await this.#shutdown(browser, this.#profiles.get(browser));
@@ -314,6 +371,11 @@ export class BrowserPool implements AsyncDisposable {
   }
 }
 
+/** True for a chrome-headless-shell binary (puppeteer then passes `--headless`, not `--headless=new`). */
+export function isHeadlessShell(executablePath: string): boolean {
+  return /headless[-_]shell/.test(executablePath.slice(executablePath.lastIndexOf("/") + 1));
+}
+
 async function waitForExit(browser: Browser): Promise<void> {
   const proc = browser.process();
   if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
@@ -324,57 +386,6 @@ async function waitForExit(browser: Browser): Promise<void> {
       resolve();
     });
   });
-}
-
-async function removeDir(path: string): Promise<void> {
-  for (let i = 0; i < 5; i++) {
-    try {
-      await Deno.remove(path, { recursive: true });
-      return;
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return;
-      await new Promise((r) => setTimeout(r, 100)); // Chromium may still be flushing files
-    }
-  }
-}
-
-/** Profile folders this pool makes in the temp dir. */
-const PROFILE_PREFIX = "gatehouse-chrome-";
-
-/**
- * Removes profile folders that a killed server left behind: their Chromium's `SingletonLock` names a process
- * that is gone (or, with no lock, the folder is over 10 minutes old). Profiles of live browsers stay.
- */
-export async function removeStaleProfiles(log: Logger, tmpDir: string): Promise<number> {
-  let removed = 0;
-  try {
-    for await (const entry of Deno.readDir(tmpDir)) {
-      if (!entry.isDirectory || !entry.name.startsWith(PROFILE_PREFIX)) continue;
-      const dir = `${tmpDir}/${entry.name}`;
-      if (await profileInUse(dir)) continue;
-      await removeDir(dir);
-      removed++;
-    }
-  } catch (err) {
-    log.warn("sweeping stale browser profiles failed", { error: err });
-  }
-  if (removed) log.info("stale browser profiles removed", { count: removed });
-  return removed;
-}
-
-async function profileInUse(dir: string): Promise<boolean> {
-  try {
-    const owner = await Deno.readLink(`${dir}/SingletonLock`); // "<hostname>-<pid>"
-    const pid = Number(owner.slice(owner.lastIndexOf("-") + 1));
-    return Number.isInteger(pid) && pid > 0 && (await exists(`/proc/${pid}`));
-  } catch {
-    const info = await Deno.stat(dir).catch(() => null);
-    return !!info?.mtime && Date.now() - info.mtime.getTime() < 10 * 60_000;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
 }
 
 /** puppeteer-core, imported when the first browser starts (it is ~100 ms of the server's start-up otherwise). */

@@ -1,6 +1,7 @@
 /** Page helpers the built-in flows share: bounded waits that honour the session's AbortSignal. */
 import type { Page } from "puppeteer-core";
 import { FlowError } from "../flow.ts";
+import { waitInPage } from "./page_wait.ts";
 
 /**
  * The little of the DOM that the flows' in-page functions use. Deno type-checks without the DOM lib
@@ -61,27 +62,88 @@ export async function open(page: Page, url: string, options: WaitOptions): Promi
   }
 }
 
-/** Types `value` into the element matched by `selector` (waiting for it to be visible and enabled). */
+/**
+ * Fills the field matched by `selector` once it is visible: a select gets `value` chosen (input and change
+ * events), a text field is focused, its text selected and replaced by `value` through CDP `Input.insertText`
+ * (the page sees the beforeinput/input events of typing, as Playwright's fill does). Three round trips,
+ * where puppeteer's locator fill costs a dozen plus one key event per character.
+ */
 export async function fill(page: Page, selector: string, value: string, options: WaitOptions): Promise<void> {
   try {
-    await page.locator(selector).setTimeout(options.timeoutMs ?? page.getDefaultTimeout())
-      .fill(value, { signal: options.signal });
+    await waitInPage(page, [["field", selector]], waitFor(page, options, true));
+    const typed = await page.evaluate(prepareFill, selector, value);
+    if (typed && value !== "") await page.keyboard.sendCharacter(value);
   } catch (error) {
     throw stepTimeout(error, options.step, selector);
   }
 }
 
-/** Clicks `selector` and waits for the navigation it starts (a form submit or a link). */
+/**
+ * In the page: chooses `value` of a select (answers false), or focuses a text field and selects its text so
+ * that inserted text replaces it, clearing it for an empty `value` (answers true: type the value).
+ */
+function prepareFill(selector: string, value: string): boolean {
+  const el = document.querySelector(selector) as unknown as FillTarget;
+  if (el.tagName === "SELECT") {
+    if (!Array.from(el.options!).some((o) => o.value === value)) {
+      throw new Error(`No option ${value} in the select`);
+    }
+    el.value = value;
+    el.dispatchEvent(new Event("input", { bubbles: true }));
+    el.dispatchEvent(new Event("change", { bubbles: true }));
+    return false;
+  }
+  el.focus();
+  el.select?.();
+  if (value === "" && el.value !== "") {
+    el.value = "";
+    el.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+  return true;
+}
+
+/** The part of an input, textarea or select that prepareFill touches. */
+interface FillTarget {
+  tagName: string;
+  value: string;
+  options?: ArrayLike<{ value: string }>;
+  focus(): void;
+  select?(): void;
+  dispatchEvent(event: Event): boolean;
+}
+
+/**
+ * Clicks `selector` once it is visible (a real mouse click at its centre, scrolled into view) and waits for
+ * the navigation it starts (a form submit or a link).
+ */
 export async function clickAndNavigate(page: Page, selector: string, options: WaitOptions): Promise<void> {
-  const timeout = options.timeoutMs ?? page.getDefaultTimeout();
   try {
+    const wait = waitFor(page, options, true);
+    await waitInPage(page, [["target", selector]], wait);
+    const { x, y } = await page.evaluate(centreOf, selector);
     await Promise.all([
-      page.waitForNavigation({ timeout, signal: options.signal }),
-      page.locator(selector).setTimeout(timeout).click({ signal: options.signal }),
+      page.waitForNavigation({ timeout: wait.timeoutMs, signal: options.signal }),
+      page.mouse.click(x, y),
     ]);
   } catch (error) {
     throw stepTimeout(error, options.step, `the page after clicking ${selector}`);
   }
+}
+
+/** In the page: scrolls `selector` into view and answers its centre in viewport coordinates. */
+function centreOf(selector: string): { x: number; y: number } {
+  const el = document.querySelector(selector) as unknown as {
+    scrollIntoView(o: Record<string, string>): void;
+    getBoundingClientRect(): { x: number; y: number; width: number; height: number };
+  };
+  el.scrollIntoView({ block: "center", inline: "center" });
+  const r = el.getBoundingClientRect();
+  return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
+}
+
+/** The options of waitInPage for a helper's wait. */
+function waitFor(page: Page, options: WaitOptions, visible: boolean) {
+  return { visible, timeoutMs: options.timeoutMs ?? page.getDefaultTimeout(), signal: options.signal };
 }
 
 /**
@@ -95,15 +157,7 @@ export async function firstOf<K extends string>(
 ): Promise<K> {
   const entries = Object.entries(outcomes) as [K, string][];
   try {
-    const handle = await page.waitForFunction(
-      (list: [string, string][]) =>
-        list.find(([, selector]) => document.querySelector(selector))?.[0] ?? false,
-      { timeout: options.timeoutMs ?? page.getDefaultTimeout(), signal: options.signal, polling: "mutation" },
-      entries,
-    );
-    const found = await handle.jsonValue();
-    await handle.dispose();
-    return found as K;
+    return await waitInPage(page, entries, waitFor(page, options, false));
   } catch (error) {
     throw stepTimeout(error, options.step, `any of ${entries.map(([, s]) => s).join(", ")}`);
   }

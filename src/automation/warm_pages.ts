@@ -1,0 +1,92 @@
+/**
+ * Warm pages: a few isolated contexts, each with a blank page, made ahead of time so that a session starts
+ * without waiting for Chromium to create them (issue 16). Never more than `size`; refilled one at a time in
+ * the background after each take; a browser that dies takes its warm pages with it.
+ */
+import type { BrowserContext, Page } from "puppeteer-core";
+import type { Logger } from "../log.ts";
+
+/** How long a refill waits after a take before it starts creating pages. */
+export const REFILL_DELAY_MS = 250;
+
+/** A context with its blank page, from the browser of `generation`. */
+export interface WarmPage {
+  context: BrowserContext;
+  page: Page;
+  generation: number;
+}
+
+/** The stock of warm pages of one pool. */
+export class WarmPages {
+  readonly #size: number;
+  readonly #make: () => Promise<WarmPage>;
+  readonly #log: Logger;
+  readonly #stock: WarmPage[] = [];
+  #filling?: Promise<void>;
+  #closed = false;
+
+  /** `make` opens a context and page in the current browser (launching it if needed). */
+  constructor(size: number, make: () => Promise<WarmPage>, log: Logger) {
+    this.#size = size;
+    this.#make = make;
+    this.#log = log;
+  }
+
+  /** How many warm pages wait now. */
+  get count(): number {
+    return this.#stock.length;
+  }
+
+  /** True when `context` is a warm one waiting in the stock (not lent to a session). */
+  holds(context: BrowserContext): boolean {
+    return this.#stock.some((w) => w.context === context);
+  }
+
+  /** Takes a warm page of browser `generation` (older ones are dropped), or undefined when none waits. */
+  take(generation: number): WarmPage | undefined {
+    while (this.#stock.length) {
+      const warm = this.#stock.shift()!;
+      if (warm.generation === generation && !warm.page.isClosed()) return warm;
+      void warm.context.close().catch(() => {}); // of a browser that went away, or closed under us
+    }
+    return undefined;
+  }
+
+  /**
+   * Tops the stock up to its size in the background, one page at a time, starting `delayMs` from now (so the
+   * session that just took a page navigates without a page creation competing for the CPU); a call while
+   * filling is a no-op.
+   */
+  refill(delayMs = REFILL_DELAY_MS): void {
+    if (this.#closed || this.#size === 0 || this.#filling) return;
+    this.#filling = (async () => {
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+      while (!this.#closed && this.#stock.length < this.#size) {
+        const warm = await this.#make();
+        if (this.#closed) {
+          await warm.context.close().catch(() => {});
+          return;
+        }
+        this.#stock.push(warm);
+      }
+    })().catch((err) => {
+      // the browser is down or closing: the next session launches it and refills
+      if (!this.#closed) this.#log.warn("warming a browser page failed", { error: err });
+    }).finally(() => (this.#filling = undefined));
+  }
+
+  /** Forgets the pages of browser `generation` (it died: their contexts went with it). */
+  drop(generation: number): void {
+    for (let i = this.#stock.length - 1; i >= 0; i--) {
+      if (this.#stock[i].generation === generation) this.#stock.splice(i, 1);
+    }
+  }
+
+  /** Stops refilling and closes the waiting pages (unless the browser is closing anyway). */
+  async close(closeContexts = true): Promise<void> {
+    this.#closed = true;
+    await this.#filling;
+    const stock = this.#stock.splice(0);
+    if (closeContexts) await Promise.all(stock.map((w) => w.context.close().catch(() => {})));
+  }
+}
