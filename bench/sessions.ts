@@ -5,8 +5,12 @@
  *    (`GET /api/v1/sessions/:id?wait=…`) returns the prompt of a flow that opens a local page and asks a
  *    code, over real HTTP. Baseline in the same run: the browser floor, puppeteer alone doing
  *    createBrowserContext + newPage + goto of the same page. Reported as a ratio (engine / floor).
+ *    The engine keeps BROWSER_WARM_PAGES (2) warm pages, so a session skips creating its context and page.
  * 2. Memory per waiting session: RSS (and PSS) of all Chromium processes plus the Deno heap, with 1 and
  *    with 8 sessions waiting at their prompt; per session = (mem(8) − mem(1)) / 7.
+ * 3. The old way, as the seeds ran: a browser launched per session (Debian's full `chromium`): launch + page +
+ *    goto of the same page, median ms, and PSS per session with 8 such browsers open; both as ratios to (1)
+ *    and (2).
  *
  * Writes bench/results/sessions.json and prints a summary.
  */
@@ -17,7 +21,7 @@ import { createApp } from "../src/app.ts";
 import { JwtKeys } from "../src/auth/jwt.ts";
 import { defineFlow, type Flow } from "../src/automation/flow.ts";
 import { createAutomation } from "../src/automation/mod.ts";
-import { CHROME_FLAGS, findChrome } from "../src/automation/pool.ts";
+import { CHROME_FLAGS, findChrome, isHeadlessShell } from "../src/automation/pool.ts";
 import { systemClock } from "../src/clock.ts";
 import { loadConfig } from "../src/config.ts";
 import type { Deps } from "../src/deps.ts";
@@ -104,9 +108,10 @@ const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
 // ---- 1. time to first prompt, interleaved with the baseline so both see the same machine state.
 // Baseline: puppeteer alone on its own browser with the same flags.
+const chrome = await findChrome(config.CHROME_PATH);
 const raw = await puppeteer.launch({
-  executablePath: await findChrome(config.CHROME_PATH),
-  headless: true,
+  executablePath: chrome,
+  headless: isHeadlessShell(chrome) ? "shell" : true,
   args: CHROME_FLAGS.filter((f) => f !== "--headless=new"),
   handleSIGINT: false,
   handleSIGTERM: false,
@@ -126,10 +131,13 @@ await cancel((await startToPrompt()).id);
 await floor();
 const engineMs: number[] = [];
 const floorMs: number[] = [];
+const settle = () => new Promise((r) => setTimeout(r, 400)); // the warm-page refill ends before the next run
 for (let i = 0; i < runs; i++) {
+  await settle();
   const { id, ms } = await startToPrompt();
   engineMs.push(ms);
   await cancel(id);
+  await settle();
   floorMs.push(await floor());
 }
 await raw.close();
@@ -180,6 +188,37 @@ while (waiting.length < N) waiting.push((await startToPrompt()).id);
 const memN = await memory();
 for (const id of waiting) await cancel(id);
 
+// ---- 3. the old way: a browser launched per session (as the seeds did, with Debian's full Chromium)
+const oldChrome = await findChrome("/usr/bin/chromium").catch(() => chrome);
+async function browserPerSession(): Promise<
+  { browser: Awaited<ReturnType<typeof puppeteer.launch>>; ms: number }
+> {
+  const t0 = performance.now();
+  const browser = await puppeteer.launch({
+    executablePath: oldChrome,
+    headless: isHeadlessShell(oldChrome) ? "shell" : true,
+    args: CHROME_FLAGS.filter((f) => f !== "--headless=new"),
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
+  });
+  const p = await browser.newPage();
+  await p.goto(`${portalUrl}/login`);
+  return { browser, ms: performance.now() - t0 };
+}
+const oldMs: number[] = [];
+for (let i = 0; i < Math.min(runs, 8); i++) {
+  const { browser, ms } = await browserPerSession();
+  oldMs.push(ms);
+  await browser.close();
+}
+const oldBrowsers = [];
+for (let i = 0; i < N; i++) oldBrowsers.push((await browserPerSession()).browser);
+await new Promise((r) => setTimeout(r, 1500));
+const oldPssMb = oldBrowsers.flatMap((b) => chromiumPids(b.process()!.pid!))
+  .reduce((sum, p) => sum + kb(`/proc/${p}/smaps_rollup`, "Pss"), 0) / 1024 / N;
+for (const b of oldBrowsers) await b.close();
+
 const total = (m: typeof mem1, k: "chromium_rss_mb" | "chromium_pss_mb") => m[k] + m.deno_heap_mb;
 const result = {
   command: "npx -y deno@2 run -A --v8-flags=--expose-gc bench/sessions.ts",
@@ -204,7 +243,18 @@ const result = {
       (total(memN, "chromium_pss_mb") - total(mem1, "chromium_pss_mb")) / (N - 1),
     ),
   },
+  browser_per_session: {
+    chromium: oldChrome,
+    time_to_page_median_ms: round(median(oldMs)),
+    time_ratio_to_gatehouse: round(median(oldMs) / median(engineMs), 2),
+    pss_per_session_mb: round(oldPssMb),
+    memory_ratio_to_gatehouse: 0,
+  },
 };
+result.browser_per_session.memory_ratio_to_gatehouse = round(
+  oldPssMb / result.memory.per_waiting_session_pss_mb,
+  2,
+);
 function objRound(o: Record<string, number>) {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v)]));
 }
@@ -223,6 +273,12 @@ const t = result.time_to_first_prompt;
 console.log(
   `time to first prompt: median ${t.engine_median_ms} ms (browser floor ${t.browser_floor_median_ms} ms, ` +
     `ratio ${t.ratio}) over ${runs} runs`,
+);
+const old = result.browser_per_session;
+console.log(
+  `a browser per session (${old.chromium}): launch + page + goto ${old.time_to_page_median_ms} ms ` +
+    `(${old.time_ratio_to_gatehouse}x gatehouse's first prompt), ${old.pss_per_session_mb} MB PSS each ` +
+    `(${old.memory_ratio_to_gatehouse}x gatehouse's waiting session)`,
 );
 console.log(
   `memory per waiting session: ${result.memory.per_waiting_session_rss_mb} MB RSS ` +
