@@ -3,7 +3,8 @@
  * Chromium behind (CDP over a pipe), and profile folders a killed server left are removed at the next start.
  */
 import assert from "node:assert/strict";
-import { BrowserPool, removeStaleProfiles } from "../src/automation/pool.ts";
+import { BrowserPool } from "../src/automation/pool.ts";
+import { removeStaleProfiles } from "../src/automation/profiles.ts";
 import { createLogger } from "../src/log.ts";
 
 const alive = (pid: number) => Deno.stat(`/proc/${pid}`).then(() => true, () => false);
