@@ -36,6 +36,17 @@ const HTML_SECURITY_HEADERS = {
   "referrer-policy": "no-referrer",
 };
 
+/** An x-request-id a client may choose (otherwise one is made). */
+const REQUEST_ID = /^[\w.-]{1,128}$/;
+
+/** Adds HTML_SECURITY_HEADERS; a page's own CSP (the console's) stays, with frame-ancestors added if missing. */
+function secureHtml(headers: Headers): void {
+  for (const [name, value] of Object.entries(HTML_SECURITY_HEADERS)) {
+    const own = name === "content-security-policy" && headers.get(name);
+    headers.set(name, own ? (/frame-ancestors/.test(own) ? own : `${own}; ${value}`) : value);
+  }
+}
+
 /** Largest request body accepted anywhere. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -51,16 +62,35 @@ export function createApp(injected: Deps): Hono<AppEnv> {
   const cameraAuth = deps.cameraAuth ?? new CameraAuth(deps);
   const metrics = appMetrics(deps, cameraAuth);
   deps.sms = metrics.countingSms(deps.sms);
+  // One global middleware, so a request pays for one layer: request id, then (only when there is a body) its
+  // size limit and arrival deadline, the route, security headers on pages, metrics and the log line.
+  const limitBody = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => {
+      const { problem, headers } = toProblem(new PayloadTooLargeError(MAX_BODY_BYTES), c.req.path);
+      return problemResponse(problem, headers);
+    },
+  });
+  const timeBody = bodyTimeout(deps.config.REQUEST_BODY_TIMEOUT_MS); // slow clients (issue 15, item 8)
   app.use(async (c, next) => {
     const started = performance.now();
-    const incoming = c.req.header("x-request-id");
-    const requestId = incoming && /^[\w.-]{1,128}$/.test(incoming) ? incoming : crypto.randomUUID();
+    const incoming = c.req.raw.headers.get("x-request-id");
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     c.set("requestId", requestId);
-    // Set before the handler, so the response is built with it; setting a header on a finished response
-    // makes Hono copy the response (measurable on every request). Raw responses (errors) get it after.
-    c.header("x-request-id", requestId);
-    await next();
-    if (!c.res.headers.has("x-request-id")) c.header("x-request-id", requestId);
+    if (c.req.raw.body) {
+      await timeBody(c, async () => {
+        const refused = await limitBody(c, next); // a declared length over the limit: answered at once
+        if (refused instanceof Response && refused !== c.res) c.res = refused;
+      });
+    } else await next();
+    const res = c.res;
+    try {
+      res.headers.set("x-request-id", requestId); // the handler's own Response: its headers are mutable
+    } catch {
+      c.header("x-request-id", requestId); // an immutable one (a proxied fetch): Hono copies it
+    }
+    // Pages (console, demo, docs) may not be framed or sniffed, and leak no referrer.
+    if (c.res.headers.get("content-type")?.startsWith("text/html")) secureHtml(c.res.headers);
     requestDone(metrics, deps.log, {
       method: c.req.method,
       route: routeOf(c),
@@ -70,25 +100,6 @@ export function createApp(injected: Deps): Hono<AppEnv> {
       requestId,
     });
   });
-  app.use(async (c, next) => {
-    await next();
-    // Pages (console, demo, docs) may not be framed or sniffed, and leak no referrer.
-    if (c.res.headers.get("content-type")?.startsWith("text/html")) {
-      for (const [name, value] of Object.entries(HTML_SECURITY_HEADERS)) {
-        // A page's own policy (the console's) stays; it must forbid framing too.
-        const own = name === "content-security-policy" && c.res.headers.get(name);
-        c.res.headers.set(name, own ? (/frame-ancestors/.test(own) ? own : `${own}; ${value}`) : value);
-      }
-    }
-  });
-  app.use(bodyTimeout(deps.config.REQUEST_BODY_TIMEOUT_MS)); // slow clients (issue 15, item 8)
-  app.use(bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: (c) => {
-      const { problem, headers } = toProblem(new PayloadTooLargeError(MAX_BODY_BYTES), c.req.path);
-      return problemResponse(problem, headers);
-    },
-  }));
 
   // Web console, health, phone login and sessions. The vehicle app's old socket is `ws://host/`: a root
   // WebSocket upgrade goes to it (routes/legacy/vehicle_socket.ts), any other GET / to the console.

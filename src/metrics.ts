@@ -35,6 +35,7 @@ export class Metrics {
   readonly #otpLimited: Counter<"route">;
   readonly #mediaAuth: Counter<"route" | "result">;
   readonly #promptWait: Histogram;
+  readonly #series = new Map<string, { requests: { inc(): void }; duration: { observe(v: number): void } }>();
 
   constructor(sources: MetricsSources = {}) {
     const registers = [this.registry];
@@ -168,8 +169,19 @@ export class Metrics {
 
   /** Records one finished request; `route` is the matched pattern. */
   request(method: string, route: string, status: number, seconds: number): void {
-    this.#requests.inc({ method, route, status: String(status) });
-    this.#duration.observe({ method, route }, seconds);
+    // prom-client hashes a label object on every call: keep each label set's children (bounded by the
+    // route patterns, methods and statuses; never raw paths)
+    const key = `${method} ${status} ${route}`;
+    let series = this.#series.get(key);
+    if (!series) {
+      series = {
+        requests: this.#requests.labels({ method, route, status: String(status) }),
+        duration: this.#duration.labels({ method, route }),
+      };
+      this.#series.set(key, series);
+    }
+    series.requests.inc();
+    series.duration.observe(seconds);
     if (status === 429 && OTP_REQUEST.test(route)) this.#otpLimited.inc({ route });
     if (MEDIA_AUTH.test(route)) {
       const result = status < 300 ? "allow" : status < 500 ? "deny" : "error";
