@@ -10,6 +10,7 @@ import type { Deps } from "../src/deps.ts";
 import { EventBus } from "../src/events.ts";
 import { createLogger, type Logger } from "../src/log.ts";
 import type { SmsSender } from "../src/otp/sms.ts";
+import { recordAnswer, recordDatabase, recordLogLine, recordSecret } from "./suite_scan.ts";
 
 /** A clock that moves only when told to. */
 export class FakeClock implements Clock {
@@ -37,6 +38,7 @@ export class RecordingSms implements SmsSender {
       return Promise.reject(new Error("gateway down"));
     }
     this.sent.push({ to, text });
+    for (const code of text.match(/\d{6,10}/g) ?? []) recordSecret("OTP code", code);
     return Promise.resolve();
   }
   /** The digits of the last message sent to `to`. */
@@ -51,7 +53,13 @@ export class RecordingSms implements SmsSender {
 /** A logger that keeps its lines, so tests can check that no secret reaches the logs. */
 export function recordingLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
-  return Object.assign(createLogger("debug", (l) => lines.push(l)), { lines });
+  return Object.assign(
+    createLogger("debug", (l) => {
+      lines.push(l);
+      recordLogLine(l); // the whole-suite secret scan (tests/suite_scan.ts)
+    }),
+    { lines },
+  );
 }
 
 let template: Promise<PGlite> | undefined;
@@ -67,6 +75,7 @@ export async function testDb(): Promise<DbHandle> {
     u.pathname = `/${name}`;
     const handle = await createDb({ url: u.toString(), poolSize: 5 });
     const close = async () => {
+      await recordDatabase(handle.db);
       await handle.close();
       await admin.unsafe(`drop database if exists ${name} with (force)`);
       await admin.end({ timeout: 5 });
@@ -78,7 +87,12 @@ export async function testDb(): Promise<DbHandle> {
     await usePglite(pg, { migrate: true }); // migrates; the template itself stays open for the worker's life
     return pg;
   })();
-  return await usePglite(await (await template).clone() as PGlite, { migrate: false });
+  const handle = await usePglite(await (await template).clone() as PGlite, { migrate: false });
+  const close = async () => {
+    await recordDatabase(handle.db); // the whole-suite secret scan (tests/suite_scan.ts)
+    await handle.close();
+  };
+  return { ...handle, close, [Symbol.asyncDispose]: close };
 }
 
 /** Test configuration: the production defaults plus a fixed secret, overridable per test. */
@@ -131,6 +145,9 @@ export async function testApp(
   };
   const deps = { ...base, ...options.deps?.(base) };
   const app = createApp(deps);
+  const fetch = app.fetch;
+  // the whole-suite secret scan; one declared parameter: Deno.serve calls a handler of none without a request
+  app.fetch = async (req, ...rest) => recordAnswer(await fetch(req, ...rest));
   const json = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
     Promise.resolve(app.request(path, {
       method,
