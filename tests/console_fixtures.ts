@@ -51,10 +51,12 @@ export async function consoleRig(): Promise<ConsoleRig> {
   const viewer = await puppeteer.launch({ executablePath: await findChrome(), args: CHROME_FLAGS });
   const close = async () => {
     await viewer.close();
+    // The server drains before the database closes: a request still in flight (a long-poll the closed viewer
+    // left, waking on the cancel) would otherwise wait forever on a closed PGlite, and shutdown() with it.
+    await server.shutdown();
     await automation.close();
     await pool.close();
     await t.db.close();
-    await server.shutdown();
   };
   return {
     base,
