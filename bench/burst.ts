@@ -74,7 +74,7 @@ async function cancelAll(ids: string[]) {
       headers: server.headers,
     });
     const body = await r.json();
-    if ((body.items ?? body.sessions ?? []).length === 0) break;
+    if (body.sessions.length === 0) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   await new Promise((r) => setTimeout(r, 1500));

@@ -7,8 +7,8 @@
  * process, /proc) for each, so the cost of a page and of a navigation can be read off as differences; this is
  * the profile behind the burst figures of bench/burst.ts. Writes bench/results/chromium_cost.json.
  */
-import puppeteer from "puppeteer-core";
-import { CHROME_FLAGS, findChrome, isHeadlessShell } from "../src/automation/pool.ts";
+import { findChrome } from "../src/automation/pool.ts";
+import { launchLikePool } from "./lib/browser.ts";
 import { treeCpu } from "./lib/server_tree.ts";
 
 const N = 50;
@@ -26,12 +26,7 @@ const portal = Deno.serve(
 );
 const base = `http://127.0.0.1:${portal.addr.port}`;
 const chrome = await findChrome(Deno.env.get("CHROME_PATH"));
-const browser = await puppeteer.launch({
-  executablePath: chrome,
-  headless: isHeadlessShell(chrome) ? "shell" : true,
-  pipe: true,
-  args: CHROME_FLAGS.filter((f) => f !== "--headless=new"),
-});
+const browser = await launchLikePool(chrome);
 
 const steps = ["context", "page", "blank", "login", "login twice"] as const;
 async function one(step: typeof steps[number]) {

@@ -14,20 +14,22 @@
  *
  * Writes bench/results/sessions.json and prints a summary.
  */
-import puppeteer from "puppeteer-core";
+import type { Browser } from "puppeteer-core";
 import { z } from "zod";
 import { createDb } from "../db/client.ts";
 import { createApp } from "../src/app.ts";
 import { JwtKeys } from "../src/auth/jwt.ts";
 import { defineFlow, type Flow } from "../src/automation/flow.ts";
 import { createAutomation } from "../src/automation/mod.ts";
-import { CHROME_FLAGS, findChrome, isHeadlessShell } from "../src/automation/pool.ts";
+import { findChrome } from "../src/automation/pool.ts";
 import { systemClock } from "../src/clock.ts";
 import { loadConfig } from "../src/config.ts";
 import type { Deps } from "../src/deps.ts";
 import { EventBus } from "../src/events.ts";
 import { createLogger } from "../src/log.ts";
 import { smsFromConfig } from "../src/otp/sms.ts";
+import { launchLikePool } from "./lib/browser.ts";
+import { treePss } from "./lib/server_tree.ts";
 
 const runs = Number(Deno.args[Deno.args.indexOf("--runs") + 1]) || 15;
 const N = 8;
@@ -109,14 +111,7 @@ const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 // ---- 1. time to first prompt, interleaved with the baseline so both see the same machine state.
 // Baseline: puppeteer alone on its own browser with the same flags.
 const chrome = await findChrome(config.CHROME_PATH);
-const raw = await puppeteer.launch({
-  executablePath: chrome,
-  headless: isHeadlessShell(chrome) ? "shell" : true,
-  args: CHROME_FLAGS.filter((f) => f !== "--headless=new"),
-  handleSIGINT: false,
-  handleSIGTERM: false,
-  handleSIGHUP: false,
-});
+const raw = await launchLikePool(chrome);
 async function floor(): Promise<number> {
   const t0 = performance.now();
   const ctx = await raw.createBrowserContext();
@@ -143,42 +138,14 @@ for (let i = 0; i < runs; i++) {
 await raw.close();
 
 // ---- 2. memory per waiting session
-function chromiumPids(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(e.name)]);
-    } catch { /* exited */ }
-  }
-  const out: number[] = [];
-  const walk = (pid: number) => {
-    out.push(pid);
-    for (const c of children.get(pid) ?? []) walk(c);
-  };
-  walk(root);
-  return out;
-}
-function kb(file: string, key: string): number {
-  try {
-    const m = Deno.readTextFileSync(file).match(new RegExp(`^${key}:\\s+(\\d+) kB`, "m"));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
 async function memory(): Promise<{ chromium_rss_mb: number; chromium_pss_mb: number; deno_heap_mb: number }> {
   await new Promise((r) => setTimeout(r, 1500)); // let renderers settle
   // deno-lint-ignore no-explicit-any
   (globalThis as any).gc?.();
-  const pids = chromiumPids(automation.pool.browser!.process()!.pid!);
-  const rss = pids.reduce((s, p) => s + kb(`/proc/${p}/status`, "VmRSS"), 0);
-  const pss = pids.reduce((s, p) => s + kb(`/proc/${p}/smaps_rollup`, "Pss"), 0);
+  const { rssKb, pssKb } = await treePss(automation.pool.browser!.process()!.pid!);
   return {
-    chromium_rss_mb: rss / 1024,
-    chromium_pss_mb: pss / 1024,
+    chromium_rss_mb: rssKb / 1024,
+    chromium_pss_mb: pssKb / 1024,
     deno_heap_mb: Deno.memoryUsage().heapUsed / 2 ** 20,
   };
 }
@@ -190,18 +157,9 @@ for (const id of waiting) await cancel(id);
 
 // ---- 3. the old way: a browser launched per session (as the seeds did, with Debian's full Chromium)
 const oldChrome = await findChrome("/usr/bin/chromium").catch(() => chrome);
-async function browserPerSession(): Promise<
-  { browser: Awaited<ReturnType<typeof puppeteer.launch>>; ms: number }
-> {
+async function browserPerSession(): Promise<{ browser: Browser; ms: number }> {
   const t0 = performance.now();
-  const browser = await puppeteer.launch({
-    executablePath: oldChrome,
-    headless: isHeadlessShell(oldChrome) ? "shell" : true,
-    args: CHROME_FLAGS.filter((f) => f !== "--headless=new"),
-    handleSIGINT: false,
-    handleSIGTERM: false,
-    handleSIGHUP: false,
-  });
+  const browser = await launchLikePool(oldChrome);
   const p = await browser.newPage();
   await p.goto(`${portalUrl}/login`);
   return { browser, ms: performance.now() - t0 };
@@ -215,8 +173,9 @@ for (let i = 0; i < Math.min(runs, 8); i++) {
 const oldBrowsers = [];
 for (let i = 0; i < N; i++) oldBrowsers.push((await browserPerSession()).browser);
 await new Promise((r) => setTimeout(r, 1500));
-const oldPssMb = oldBrowsers.flatMap((b) => chromiumPids(b.process()!.pid!))
-  .reduce((sum, p) => sum + kb(`/proc/${p}/smaps_rollup`, "Pss"), 0) / 1024 / N;
+let oldPssKb = 0;
+for (const b of oldBrowsers) oldPssKb += (await treePss(b.process()!.pid!)).pssKb;
+const oldPssMb = oldPssKb / 1024 / N;
 for (const b of oldBrowsers) await b.close();
 
 const total = (m: typeof mem1, k: "chromium_rss_mb" | "chromium_pss_mb") => m[k] + m.deno_heap_mb;

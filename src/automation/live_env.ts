@@ -1,10 +1,22 @@
-/** What a live session (live_session.ts) uses of the service around it: store, hub, pool, limits, callbacks. */
+/**
+ * What a live session (live_session.ts) is made from: the service around it (store, hub, pool, limits,
+ * callbacks) and who and what the session is.
+ */
 import type { Clock } from "../clock.ts";
+import type { Flow } from "./flow.ts";
 import type { Logger } from "../log.ts";
 import type { EventHub } from "./hub.ts";
 import type { LiveSession } from "./live_session.ts";
 import type { BrowserPool } from "./pool.ts";
 import type { SessionStore } from "./session_store.ts";
+import type { SessionLimits } from "./view.ts";
+
+/** Who and what a new live session is, and optionally its own time limits. */
+export type LiveSessionInit = { id: string; owner: string; flow: Flow; input: unknown; createdAt: number } & {
+  webhookUrl?: string;
+  /** The stored row's seq (a claimed session may have events from its time in the queue). */
+  seq?: number;
+} & SessionLimits;
 
 /** What a live session uses of the service around it. */
 export interface LiveEnv {

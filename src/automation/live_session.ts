@@ -6,7 +6,7 @@ import type { Page } from "puppeteer-core";
 import { randomToken } from "../crypto.ts";
 import type { Answer, Flow, PromptHandle, PromptSpec } from "./flow.ts";
 import type { SessionEvent } from "./hub.ts";
-import type { LiveEnv } from "./live_env.ts";
+import type { LiveEnv, LiveSessionInit } from "./live_env.ts";
 import { onPageDeath } from "./page_death.ts";
 import type { Lease } from "./pool.ts";
 import {
@@ -35,7 +35,7 @@ import {
   SessionEndedError,
   type SessionStatus,
 } from "./status.ts";
-import { imageEvent, type OpenPromptState, type SessionLimits } from "./view.ts";
+import { imageEvent, type OpenPromptState } from "./view.ts";
 
 export type { LiveEnv } from "./live_env.ts";
 
@@ -47,13 +47,6 @@ interface OpenPrompt extends OpenPromptState {
   resolve(answer: Answer): void;
   reject(err: Error): void;
 }
-
-// Who and what a new live session is, and optionally its own time limits.
-type LiveSessionInit = { id: string; owner: string; flow: Flow; input: unknown; createdAt: number } & {
-  webhookUrl?: string;
-  /** The stored row's seq (a claimed session may have events from its time in the queue). */
-  seq?: number;
-} & SessionLimits;
 
 /** A session this instance runs. */
 export class LiveSession implements AsyncDisposable {
