@@ -1,8 +1,9 @@
 /**
  * A request body must arrive within REQUEST_BODY_TIMEOUT_MS: a client trickling (or withholding) its body
  * gets a 408 and its connection is closed, instead of holding a handler and a socket open for as long as
- * it likes. Deno.serve has no read timeouts of its own (denoland/deno#3515): it cannot limit how long the
- * request line and headers take or how long a kept-alive connection idles; the proxy in front must.
+ * it likes. Deno.serve has no read timeouts of its own (denoland/deno#3515): how long the request line and
+ * headers take and how long a kept-alive connection idles are limited by the connection guard
+ * (src/conn_guard.ts) or the proxy in front.
  */
 import type { MiddlewareHandler } from "hono";
 import { problemResponse, RequestTimeoutError, toProblem } from "./errors.ts";

@@ -40,6 +40,14 @@ export const configSchema = z.object({
   DB_CONNECT_TIMEOUT_S: int(2, 1),
   // slow clients: a request body must have arrived this long after its headers (0 = no limit)
   REQUEST_BODY_TIMEOUT_MS: int(10_000, 0),
+  /**
+   * slow and idle clients (src/conn_guard.ts): a request header must arrive within HTTP_HEADER_TIMEOUT_MS, and
+   * a connection silent HTTP_IDLE_TIMEOUT_MS after its answer is closed. Deno.serve cannot, so a guard relays
+   * the connections: `auto` turns it on when no proxy is in front (TRUST_PROXY=false), whose timeouts apply.
+   */
+  HTTP_CONN_GUARD: z.enum(["auto", "on", "off"]).default("auto"),
+  HTTP_HEADER_TIMEOUT_MS: int(10_000, 1),
+  HTTP_IDLE_TIMEOUT_MS: int(60_000, 1),
   DB_STATEMENT_TIMEOUT_MS: int(10_000, 0),
   /**
    * cluster: seconds a SIGTERM/SIGINT leaves for the shutdown: sockets close (1001) at once, in-flight

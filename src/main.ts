@@ -14,6 +14,7 @@ import type { Deps } from "./deps.ts";
 import { EventBus } from "./events.ts";
 import { KeyedMutex } from "./keyed_mutex.ts";
 import { Drain } from "./drain.ts";
+import { ConnGuard, connGuardWanted } from "./conn_guard.ts";
 import { QueueStore } from "./automation/queue_store.ts";
 import { Resources } from "./lifecycle.ts";
 import { BufferedStdout, createLogger } from "./log.ts";
@@ -155,22 +156,40 @@ async function main() {
     resources.add("payment settler", new PaymentSettler(smartyard).start(), (s) => s.close());
   }
 
+  // slow and idle clients: without a proxy in front, a guard accepts the connections and relays them to the
+  // server on a loopback port with header-read and idle timeouts Deno.serve lacks (src/conn_guard.ts)
+  const guarded = connGuardWanted(config);
+  let guard: ConnGuard | undefined;
+  const announce = (hostname: string, port: number) => {
+    log.info("listening", {
+      url: `http://${hostname}:${port}`,
+      ms: Math.round(performance.now() - startedAt),
+      since_process_start: Math.round(performance.now()),
+      conn_guard: guarded,
+    });
+    stdout.write(readyLine(config, port)); // the console URL (and the dev admin key), one line
+  };
   const server = Deno.serve({
-    port: config.PORT,
-    onListen: ({ hostname, port }) => {
-      log.info("listening", {
-        url: `http://${hostname}:${port}`,
-        ms: Math.round(performance.now() - startedAt),
-        since_process_start: Math.round(performance.now()),
-      });
-      stdout.write(readyLine(config, port)); // the console URL (and the dev admin key), one line
-    },
-  }, app.fetch);
+    hostname: guarded ? "127.0.0.1" : undefined,
+    port: guarded ? 0 : config.PORT,
+    onListen: ({ hostname, port }) => guarded || announce(hostname, port),
+  }, (req, info) => app.fetch(req, guard ? { ...info, remoteAddr: guard.clientOf(info.remoteAddr) } : info));
+  if (guarded) {
+    guard = new ConnGuard({
+      hostname: "0.0.0.0",
+      port: config.PORT,
+      upstreamPort: server.addr.port,
+      headerTimeoutMs: config.HTTP_HEADER_TIMEOUT_MS,
+      idleTimeoutMs: config.HTTP_IDLE_TIMEOUT_MS,
+    });
+    announce(guard.addr.hostname, guard.addr.port);
+  }
   let drained: Promise<void> | undefined;
   const shutdownServer = () => drained ??= server.shutdown();
   // sessions still running here when the server has drained fail as interrupted (their browser closes)
   resources.add("automation sessions", deps.automation, (a) => a.sessions.close());
   resources.add("http server", server, shutdownServer);
+  if (guard) resources.add("connection guard", guard, (g) => g.close()); // after the server has drained
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -189,6 +208,7 @@ async function main() {
     );
     // 2. stop accepting; sockets close with 1001 and SSE streams and long-polls end, so clients re-attach
     //    elsewhere; in-flight requests finish within the grace (a second is kept for the steps after it)
+    guard?.stopAccepting();
     const drainedHttp = shutdownServer();
     deps.drain!.start();
     if (!(await within(drainedHttp, graceMs - 1000))) log.warn("in-flight requests cut at the grace");

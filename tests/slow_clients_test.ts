@@ -3,7 +3,8 @@
  * is answered 408 once REQUEST_BODY_TIMEOUT_MS has passed, and its handler is released, instead of being
  * held for as long as the client likes. The socket itself stays open until the client ends the body:
  * Deno.serve (2.9) neither closes a connection whose request body is unfinished, even after a
- * `connection: close` answer, nor limits header or idle time (denoland/deno#3515); the proxy must.
+ * `connection: close` answer, nor limits header or idle time (denoland/deno#3515): the connection guard
+ * does (tests/conn_guard_test.ts), or the proxy in front.
  */
 import assert from "node:assert/strict";
 import { testApp } from "./helpers.ts";

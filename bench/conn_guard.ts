@@ -1,0 +1,152 @@
+/**
+ * The connection guard (src/conn_guard.ts, issue 15 item 8): what its header-read and idle timeouts cost and
+ * what they stop. In one run, a bare `Deno.serve` hello-world and the same server behind the guard (defaults:
+ * 10 s header, 60 s idle), each in its own process (this file with --serve=bare|guarded):
+ * - throughput: `wrk -t2 -c32 -d8s` on keep-alive connections, the guarded/bare ratio and the added time
+ *   per request (what any route pays when the guard is on);
+ * - the attack run's slow clients: 600 silent sockets and 600 trickling a header line every 2 s, counted
+ *   open 12 s later, while a normal request is timed during the attack.
+ *
+ *   deno run -A bench/conn_guard.ts [--rounds=2]   # writes bench/results/conn_guard.json
+ */
+import { ConnGuard } from "../src/conn_guard.ts";
+import { loadAverage, parseWrk, summary, type WrkResult } from "./wrk_stats.ts";
+
+const ROUNDS = Number(Deno.args.find((a) => a.startsWith("--rounds="))?.split("=")[1] ?? 2);
+const SLOW = 600;
+const HEADER_TIMEOUT_MS = 10_000;
+const CHECK_AT_MS = HEADER_TIMEOUT_MS + 2_000;
+
+/** --serve=bare|guarded: serves hello and prints the public port. */
+function serve(kind: string): void {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response("hello"),
+  );
+  if (kind === "bare") return console.log(server.addr.port);
+  const guard = new ConnGuard({
+    hostname: "127.0.0.1",
+    port: 0,
+    upstreamPort: server.addr.port,
+    headerTimeoutMs: HEADER_TIMEOUT_MS,
+    idleTimeoutMs: 60_000,
+  });
+  console.log(guard.addr.port);
+}
+
+/** Starts this file as a server of `kind`; resolves to its port and a stop. */
+async function start(kind: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", import.meta.filename!, `--serve=${kind}`],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const { value } = await reader.read();
+  reader.releaseLock();
+  return {
+    port: Number(value!.trim()),
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGKILL");
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+    },
+  };
+}
+
+async function wrk(port: number, seconds: number): Promise<WrkResult> {
+  const out = await new Deno.Command("/usr/bin/wrk", {
+    args: ["-t2", "-c32", `-d${seconds}s`, "--latency", `http://127.0.0.1:${port}/`],
+  }).output();
+  return parseWrk(new TextDecoder().decode(out.stdout));
+}
+
+/** 600 silent and 600 trickling sockets; how many are still open CHECK_AT_MS later, and a request's time meanwhile. */
+async function slowClients(port: number) {
+  const conns: Deno.Conn[] = [];
+  const open = new Set<Deno.Conn>();
+  const encoder = new TextEncoder();
+  for (let i = 0; i < 2 * SLOW; i++) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conns.push(conn);
+    open.add(conn);
+    (async () => {
+      const buf = new Uint8Array(1024);
+      while ((await conn.read(buf).catch(() => null)) !== null) { /* drop */ }
+      open.delete(conn);
+    })();
+    if (i >= SLOW) await conn.write(encoder.encode("GET / HTTP/1.1\r\n")).catch(() => {});
+  }
+  const trickle = setInterval(() => {
+    for (const c of conns.slice(SLOW)) if (open.has(c)) c.write(encoder.encode("X-A: b\r\n")).catch(() => {});
+  }, 2000);
+  await new Promise((r) => setTimeout(r, 3000));
+  const t0 = performance.now();
+  const res = await fetch(`http://127.0.0.1:${port}/`);
+  await res.text();
+  const requestMs = performance.now() - t0;
+  await new Promise((r) => setTimeout(r, CHECK_AT_MS - 3000));
+  clearInterval(trickle);
+  const silentOpen = conns.slice(0, SLOW).filter((c) => open.has(c)).length;
+  const tricklingOpen = conns.slice(SLOW).filter((c) => open.has(c)).length;
+  for (const c of conns) {
+    try {
+      c.close();
+    } catch { /* closed */ }
+  }
+  return { silent_open: silentOpen, trickling_open: tricklingOpen, request_during_ms: +requestMs.toFixed(1) };
+}
+
+async function main() {
+  const kinds = ["bare", "guarded"] as const;
+  const runs: Record<string, WrkResult[]> = { bare: [], guarded: [] };
+  const attack: Record<string, unknown> = {};
+  for (const kind of kinds) {
+    await using s = await start(kind);
+    await wrk(s.port, 2); // warm-up
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const kind of kinds) {
+      await using s = await start(kind);
+      await wrk(s.port, 2);
+      runs[kind].push(await wrk(s.port, 8));
+    }
+  }
+  for (const kind of kinds) {
+    await using s = await start(kind);
+    attack[kind] = await slowClients(s.port);
+  }
+  const bare = summary(runs.bare);
+  const guarded = summary(runs.guarded);
+  const ratio = guarded.requests_per_s / bare.requests_per_s;
+  const result = {
+    command: `deno run -A bench/conn_guard.ts --rounds=${ROUNDS}`,
+    date: new Date().toISOString(),
+    load_average: await loadAverage(),
+    wrk: "wrk -t2 -c32 -d8s (keep-alive), 127.0.0.1, hello-world",
+    bare,
+    guarded,
+    throughput_ratio: +ratio.toFixed(3),
+    added_us_per_request: +((1e6 / guarded.requests_per_s) - (1e6 / bare.requests_per_s)).toFixed(2),
+    slow_clients: {
+      sockets: `${SLOW} silent + ${SLOW} trickling a header line every 2 s; counted ${
+        CHECK_AT_MS / 1000
+      } s after`,
+      header_timeout_ms: HEADER_TIMEOUT_MS,
+      ...attack,
+    },
+  };
+  await Deno.writeTextFile(
+    new URL("./results/conn_guard.json", import.meta.url),
+    JSON.stringify(result, null, 2) + "\n",
+  );
+  console.log(
+    `hello: bare ${bare.requests_per_s} req/s, guarded ${guarded.requests_per_s} req/s ` +
+      `(${ratio.toFixed(2)}x, +${result.added_us_per_request} µs/request)`,
+  );
+  console.log(`slow clients still open after ${CHECK_AT_MS / 1000} s:`, JSON.stringify(attack));
+}
+
+const serveArg = Deno.args.find((a) => a.startsWith("--serve="));
+if (serveArg) serve(serveArg.split("=")[1]);
+else if (import.meta.main) await main();

@@ -1,0 +1,259 @@
+/**
+ * Header-read and idle timeouts for client connections (issue 15, item 8). Deno.serve (2.9) has neither: an
+ * idle socket, or one trickling a header line every few seconds, stays open for as long as the client likes
+ * (denoland/deno#3515). The guard accepts the public connections itself and hands each one's bytes to the
+ * HTTP server on a loopback port, watching only where requests begin and end:
+ * - a request's header must arrive in full within `headerTimeoutMs` of its first byte (the first request's
+ *   from the connection's opening, so a socket that never speaks is closed too);
+ * - a connection whose answer has been sent and that then stays silent `idleTimeoutMs` is closed;
+ * - while the server holds a request (a long-poll, a slow upstream) nothing is cut: the app's own deadlines
+ *   apply. An upgraded connection (WebSocket) is left to the socket's own ping/pong liveness; an HTTP/2
+ *   connection (prior knowledge) is cut only when silent both ways for `idleTimeoutMs`.
+ * Bytes after an answer that do not form a header in time (the rest of a body refused with 408) are cut too.
+ * Copying every byte through JS costs throughput (bench/conn_guard.ts), so it is for a server that faces
+ * clients itself: behind a proxy (TRUST_PROXY set), the proxy's timeouts apply and the guard is off.
+ */
+
+/** What the guard enforces. */
+export interface ConnGuardOptions {
+  /** The public address to accept on. */
+  hostname: string;
+  port: number;
+  /** The loopback port the HTTP server listens on. */
+  upstreamPort: number;
+  headerTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** Called once per connection the guard cuts, with why. */
+  onCut?: (reason: CutReason) => void;
+}
+
+/** Why the guard closed a connection. */
+export type CutReason = "header_timeout" | "idle_timeout";
+
+const CRLF2 = [13, 10, 13, 10];
+const BUFFER = 16 * 1024;
+/** "PRI * HTTP/2.0": the start of an HTTP/2 connection preface (cleartext, prior knowledge). */
+const H2_PREFACE = [80, 82, 73, 32, 42, 32, 72, 84, 84, 80, 47, 50, 46, 48];
+/** "HTTP/1.1 10": an interim answer (100 Continue) or the switch of an upgrade (101). */
+const INTERIM = [72, 84, 84, 80, 47, 49, 46, 49, 32, 49, 48];
+
+/** One client connection and the state of its current request. */
+class Guarded {
+  /**
+   * head: waiting for a request header to end; busy: the server has the request; open: upgraded (a
+   * WebSocket keeps its own ping/pong liveness); h2: HTTP/2 with prior knowledge, frames not followed.
+   */
+  phase: "head" | "busy" | "open" | "h2" = "head";
+  headStart: number;
+  last: number;
+  /** The server has begun its answer to the request in hand (after it, client bytes begin a new request). */
+  answered = false;
+  /** How many bytes of "\r\n\r\n" the header seen so far ends with (a terminator split across reads). */
+  matched = 0;
+  constructor(readonly client: Deno.TcpConn, readonly upstream: Deno.TcpConn, now: number) {
+    this.headStart = now;
+    this.last = now;
+  }
+
+  /** Bookkeeping for bytes from the client. */
+  fromClient(chunk: Uint8Array, now: number): void {
+    this.last = now;
+    if (this.phase === "open" || this.phase === "h2") return;
+    if (this.phase === "head" && this.matched === 0 && startsWith(chunk, H2_PREFACE)) {
+      this.phase = "h2";
+      return;
+    }
+    if (this.phase === "busy") {
+      if (!this.answered) return; // the request's body
+      this.phase = "head"; // the next request begins
+      this.headStart = now;
+      this.matched = 0;
+    }
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i];
+      this.matched = b === CRLF2[this.matched] ? this.matched + 1 : b === 13 ? 1 : 0;
+      if (this.matched === 4) {
+        this.phase = "busy";
+        this.answered = false;
+        return; // the rest of the chunk is this request's body (or the next, pipelined, request)
+      }
+    }
+  }
+
+  /** Bookkeeping for bytes from the server. */
+  fromServer(chunk: Uint8Array, now: number): void {
+    this.last = now;
+    if (this.phase !== "busy" || this.answered) return;
+    if (startsWith(chunk, INTERIM)) {
+      if (chunk[INTERIM.length] === 49) this.phase = "open"; // 101 Switching Protocols
+      return; // 100 Continue: the body follows, the answer is still to come
+    }
+    this.answered = true;
+  }
+
+  /** Why this connection is over its time at `now`, or null. */
+  overdue(now: number, headerMs: number, idleMs: number): CutReason | null {
+    if (this.phase === "head") return now - this.headStart > headerMs ? "header_timeout" : null;
+    if ((this.phase === "busy" && this.answered) || this.phase === "h2") {
+      return now - this.last > idleMs ? "idle_timeout" : null;
+    }
+    return null;
+  }
+
+  close(): void {
+    for (const c of [this.client, this.upstream]) {
+      try {
+        c.close();
+      } catch {
+        // closed already
+      }
+    }
+  }
+}
+
+function startsWith(chunk: Uint8Array, prefix: number[]): boolean {
+  if (chunk.length <= prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (chunk[i] !== prefix[i]) return false;
+  return true;
+}
+
+/** Copies `from` to `to` until either ends, telling `seen` of each chunk; then ends the other side's writes. */
+async function pump(from: Deno.TcpConn, to: Deno.TcpConn, seen: (chunk: Uint8Array) => void): Promise<void> {
+  const buf = new Uint8Array(BUFFER);
+  try {
+    for (;;) {
+      const n = await from.read(buf);
+      if (n === null) break;
+      const chunk = buf.subarray(0, n);
+      seen(chunk);
+      for (let off = 0; off < n;) off += await to.write(chunk.subarray(off));
+    }
+  } catch {
+    // a reset or a close by the other pump or the guard: the connection is over
+  }
+  try {
+    await to.closeWrite();
+  } catch {
+    // closed already
+  }
+}
+
+/** Accepts client connections on the public port and relays them to the HTTP server with timeouts. */
+export class ConnGuard {
+  readonly #listener: Deno.TcpListener;
+  readonly #options: ConnGuardOptions;
+  readonly #open = new Set<Guarded>();
+  /** The client behind each loopback connection to the server, by the loopback connection's local port. */
+  readonly #clients = new Map<number, Deno.NetAddr>();
+  readonly #sweep: ReturnType<typeof setInterval>;
+  readonly #accepting: Promise<void>;
+  /** Each connection's relay, until both directions have ended. */
+  readonly #relays = new Set<Promise<void>>();
+  #closed = false;
+
+  constructor(options: ConnGuardOptions) {
+    this.#options = options;
+    this.#listener = Deno.listen({ hostname: options.hostname, port: options.port });
+    const every = Math.max(25, Math.min(1000, Math.min(options.headerTimeoutMs, options.idleTimeoutMs) / 4));
+    this.#sweep = setInterval(() => this.#cutOverdue(), every);
+    this.#accepting = this.#accept();
+  }
+
+  /** The public address the guard accepts on. */
+  get addr(): Deno.NetAddr {
+    return this.#listener.addr;
+  }
+
+  /** The client's address for a connection the server got from the guard (other callers: their own). */
+  clientOf(remote: Deno.NetAddr): Deno.NetAddr {
+    return this.#clients.get(remote.port) ?? remote;
+  }
+
+  async #accept(): Promise<void> {
+    for (;;) {
+      let client: Deno.TcpConn;
+      try {
+        client = await this.#listener.accept();
+      } catch {
+        return; // the listener is closed
+      }
+      const relay = this.#relay(client);
+      this.#relays.add(relay);
+      relay.finally(() => this.#relays.delete(relay));
+    }
+  }
+
+  async #relay(client: Deno.TcpConn): Promise<void> {
+    let upstream: Deno.TcpConn;
+    try {
+      upstream = await Deno.connect({ hostname: "127.0.0.1", port: this.#options.upstreamPort });
+    } catch {
+      try {
+        client.close(); // the server is gone (shutting down): the client retries elsewhere
+      } catch { /* closed */ }
+      return;
+    }
+    const local = (upstream.localAddr as Deno.NetAddr).port;
+    this.#clients.set(local, client.remoteAddr as Deno.NetAddr);
+    const conn = new Guarded(client, upstream, Date.now());
+    this.#open.add(conn);
+    const requests = pump(client, upstream, (chunk) => conn.fromClient(chunk, Date.now()));
+    await pump(upstream, client, (chunk) => conn.fromServer(chunk, Date.now()));
+    conn.close(); // the server is done with the connection: so is the client
+    await requests;
+    this.#open.delete(conn);
+    this.#clients.delete(local);
+    conn.close();
+  }
+
+  #cutOverdue(): void {
+    const now = Date.now();
+    const { headerTimeoutMs, idleTimeoutMs, onCut } = this.#options;
+    for (const conn of this.#open) {
+      const reason = conn.overdue(now, headerTimeoutMs, idleTimeoutMs);
+      if (!reason) continue;
+      this.#open.delete(conn);
+      conn.close();
+      onCut?.(reason);
+    }
+  }
+
+  /** Stops accepting; connections already open are left to end with the server's shutdown. */
+  stopAccepting(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#listener.close();
+    } catch {
+      // closed already
+    }
+  }
+
+  /**
+   * Stops accepting, lets each connection pass on what the server has already answered (the server, shut
+   * down before this, closes its side of every one) for up to `flushMs`, then closes what is left.
+   */
+  async close(flushMs = 2000): Promise<void> {
+    this.stopAccepting();
+    clearInterval(this.#sweep);
+    await this.#accepting;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.#relays]),
+      new Promise((r) => (timer = setTimeout(r, flushMs))),
+    ]);
+    clearTimeout(timer);
+    for (const conn of this.#open) conn.close();
+    this.#open.clear();
+    this.#clients.clear();
+    await Promise.allSettled([...this.#relays]);
+  }
+}
+
+/** True when the guard should front the server: `on`, or `auto` with no proxy in front (TRUST_PROXY=false). */
+export function connGuardWanted(
+  config: { HTTP_CONN_GUARD: "auto" | "on" | "off"; TRUST_PROXY: unknown },
+): boolean {
+  return config.HTTP_CONN_GUARD === "on" ||
+    (config.HTTP_CONN_GUARD === "auto" && config.TRUST_PROXY === false);
+}
