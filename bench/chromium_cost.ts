@@ -7,7 +7,7 @@
  * process, /proc) for each, so the cost of a page and of a navigation can be read off as differences; this is
  * the profile behind the burst figures of bench/burst.ts. Writes bench/results/chromium_cost.json.
  */
-import { findChrome } from "../src/automation/pool.ts";
+import { findChrome } from "../src/automation/chrome.ts";
 import { launchLikePool } from "./lib/browser.ts";
 import { treeCpu } from "./lib/server_tree.ts";
 

@@ -21,7 +21,7 @@ import { createApp } from "../src/app.ts";
 import { JwtKeys } from "../src/auth/jwt.ts";
 import { defineFlow, type Flow } from "../src/automation/flow.ts";
 import { createAutomation } from "../src/automation/mod.ts";
-import { findChrome } from "../src/automation/pool.ts";
+import { findChrome } from "../src/automation/chrome.ts";
 import { systemClock } from "../src/clock.ts";
 import { loadConfig } from "../src/config.ts";
 import type { Deps } from "../src/deps.ts";

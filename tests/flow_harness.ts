@@ -6,7 +6,7 @@
 import { Hono } from "hono";
 import puppeteer, { type Browser } from "puppeteer-core";
 import type { Answer, Flow, FlowContext, PromptHandle, PromptSpec } from "../src/automation/flow.ts";
-import { CHROME_FLAGS, findChrome } from "../src/automation/pool.ts";
+import { CHROME_FLAGS, findChrome } from "../src/automation/chrome.ts";
 import { type DemoDebugSnapshot, demoPortal } from "../src/demo/mod.ts";
 import { loadConfig } from "../src/config.ts";
 

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import puppeteer from "puppeteer-core";
-import { BrowserPool, findChrome } from "../src/automation/pool.ts";
+import { BrowserPool } from "../src/automation/pool.ts";
+import { findChrome } from "../src/automation/chrome.ts";
 import { BROWSER_CRASHED, PAGE_CRASHED } from "../src/automation/runtime.ts";
 import { createLogger } from "../src/log.ts";
 import { problem } from "./helpers.ts";

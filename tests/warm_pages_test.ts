@@ -17,18 +17,24 @@ Deno.test("warm pages: kept ready once the browser runs, lent to sessions, refil
     assert.equal(pool.openContexts, 0, "warm pages are not lent out");
   });
 
-  await t.step("a session takes a warm blank page at once; the stock is topped up behind it", async () => {
-    const { lease, page } = await pool.openPage("s1");
-    assert.equal(page.url(), "about:blank");
-    assert.equal(pool.openContexts, 1);
-    assert.equal(pool.warmPages, 1);
-    await waitFor(() => pool.warmPages === 2, "the refill");
-    await settle(600);
-    assert.equal(pool.warmPages, 2, "never more than its size");
-    assert.equal(contexts(), 3);
-    await pool.closeContext(lease);
-    assert.equal(contexts(), 2);
-  });
+  await t.step(
+    "a session takes a warm blank page at once; the stock is topped up once it has started",
+    async () => {
+      const { lease, page } = await pool.openPage("s1");
+      assert.equal(page.url(), "about:blank");
+      assert.equal(pool.openContexts, 1);
+      assert.equal(pool.warmPages, 1);
+      await settle(600);
+      assert.equal(pool.warmPages, 1, "no page is made while a session is on its way to its first prompt");
+      pool.settled(lease);
+      await waitFor(() => pool.warmPages === 2, "the refill");
+      await settle(600);
+      assert.equal(pool.warmPages, 2, "never more than its size");
+      assert.equal(contexts(), 3);
+      await pool.closeContext(lease);
+      assert.equal(contexts(), 2);
+    },
+  );
 
   await t.step("a sweep of leftovers leaves the warm pages alone", async () => {
     assert.equal(await pool.sweep(undefined, () => false), 0);

@@ -1,6 +1,6 @@
 /** Bench helper: puppeteer's own browser, launched as gatehouse's pool launches it (flags, headless mode). */
 import puppeteer, { type Browser } from "puppeteer-core";
-import { CHROME_FLAGS, isHeadlessShell } from "../../src/automation/pool.ts";
+import { CHROME_FLAGS, isHeadlessShell } from "../../src/automation/chrome.ts";
 
 /** Launches `executablePath` with the pool's flags (CDP over a pipe, as the pool does), signals left to us. */
 export function launchLikePool(executablePath: string): Promise<Browser> {

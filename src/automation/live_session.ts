@@ -319,6 +319,7 @@ export class LiveSession implements AsyncDisposable {
       reject,
     };
     this.#prompt = open;
+    if (this.#lease) this.#env.pool.settled(this.#lease); // started: the warm stock may be made again
     const changed = this.#status !== "waiting";
     if (changed) this.transition("waiting");
     const events: NewEvent[] = changed ? [{ type: "status", data: { status: "waiting" } }] : [];

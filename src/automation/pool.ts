@@ -3,36 +3,7 @@ import type { Browser, BrowserContext, Page } from "puppeteer-core";
 import type { Logger } from "../log.ts";
 import { PROFILE_PREFIX, removeDir, removeStaleProfiles } from "./profiles.ts";
 import { type WarmPage, WarmPages } from "./warm_pages.ts";
-
-/** Flags this machine's closed network needs; see the issue and chromium's `--help`. */
-export const CHROME_FLAGS = [
-  "--headless=new",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-dev-shm-usage",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-];
-
-/**
- * Where Chromium is looked for when CHROME_PATH is not set, in order. Debian's headless shell comes first:
- * it runs the same engine without the browser UI layer, and a burst of 50 sessions cost about a third of the
- * CPU and memory of `chromium --headless=new` here (bench/burst.ts, issue 16).
- */
-export const CHROME_CANDIDATES = [
-  "/usr/lib/chromium/chromium-headless-shell",
-  "/usr/bin/chromium-headless-shell",
-  "/usr/bin/chromium",
-  "/usr/bin/chromium-browser",
-  "/usr/bin/google-chrome",
-  "/usr/bin/google-chrome-stable",
-  "/snap/bin/chromium",
-  "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
-  "/Applications/Chromium.app/Contents/MacOS/Chromium",
-];
+import { BrowserUnavailableError, CHROME_FLAGS, findChrome, isHeadlessShell } from "./chrome.ts";
 
 /** Options of a pool. */
 export interface BrowserPoolOptions {
@@ -55,32 +26,7 @@ export interface Lease {
   readonly sessionId: string;
 }
 
-/** Thrown when no browser can be launched or reached. */
-export class BrowserUnavailableError extends Error {
-  override name = "BrowserUnavailableError";
-}
-
 type CrashListener = (generation: number, reason: string) => void;
-
-/** Finds Chromium: the configured path, else the first well-known one that exists. */
-export async function findChrome(configured?: string): Promise<string> {
-  const candidates = configured ? [configured] : CHROME_CANDIDATES;
-  for (const path of candidates) {
-    try {
-      const info = await Deno.stat(path);
-      if (info.isFile || info.isSymlink) return path;
-    } catch {
-      // not there; try the next
-    }
-  }
-  throw new BrowserUnavailableError(
-    configured
-      ? `Cannot start the browser: CHROME_PATH ${configured} does not exist`
-      : `Cannot start the browser: no Chromium found (looked in ${
-        CHROME_CANDIDATES.slice(0, 4).join(", ")
-      }…); set CHROME_PATH or BROWSER_WS_ENDPOINT`,
-  );
-}
 
 /**
  * One browser shared by all sessions, each in its own context. Launches on first use; when the browser
@@ -103,10 +49,17 @@ export class BrowserPool implements AsyncDisposable {
   readonly #cleanups = new Set<Promise<void>>();
 
   readonly #warm: WarmPages;
+  /** Lent contexts whose sessions have not reached their first prompt yet (the warm stock waits for them). */
+  readonly #starting = new Set<BrowserContext>();
 
   constructor(options: BrowserPoolOptions) {
     this.#options = options;
-    this.#warm = new WarmPages(options.warmPages ?? 0, () => this.#makeWarm(), options.log);
+    this.#warm = new WarmPages(
+      options.warmPages ?? 0,
+      () => this.#makeWarm(),
+      options.log,
+      () => this.#starting.size > 0,
+    );
   }
 
   /** The current browser, if one is running (tests kill it to simulate a crash). */
@@ -167,12 +120,14 @@ export class BrowserPool implements AsyncDisposable {
     if (warm) {
       const lease = { context: warm.context, generation: warm.generation, sessionId, owner };
       this.#leases.set(warm.context, lease);
+      this.#starting.add(warm.context);
       this.#warm.refill();
       return { lease, page: warm.page };
     }
     const lease = await this.newContext(sessionId, owner);
     try {
       const page = await lease.context.newPage();
+      this.#starting.add(lease.context);
       this.#warm.refill();
       return { lease, page };
     } catch (err) {
@@ -193,8 +148,14 @@ export class BrowserPool implements AsyncDisposable {
     }
   }
 
+  /** The session of `lease` reached its first prompt: warm pages may be made again (see WarmPages.refill). */
+  settled(lease: Lease): void {
+    this.#starting.delete(lease.context);
+  }
+
   /** Closes a lent context (idempotent; a context of a dead browser is only forgotten). */
   async closeContext(lease: Lease): Promise<void> {
+    this.#starting.delete(lease.context);
     if (!this.#leases.delete(lease.context)) return;
     if (!this.isAlive(lease.generation)) return;
     try {
@@ -369,11 +330,6 @@ export class BrowserPool implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-/** True for a chrome-headless-shell binary (puppeteer then passes `--headless`, not `--headless=new`). */
-export function isHeadlessShell(executablePath: string): boolean {
-  return /headless[-_]shell/.test(executablePath.slice(executablePath.lastIndexOf("/") + 1));
 }
 
 async function waitForExit(browser: Browser): Promise<void> {

@@ -8,6 +8,8 @@ import type { Logger } from "../log.ts";
 
 /** How long a refill waits after a take before it starts creating pages. */
 export const REFILL_DELAY_MS = 250;
+/** The longest a refill defers to sessions still starting before it makes a page anyway. */
+export const REFILL_MAX_DEFER_MS = 5000;
 
 /** A context with its blank page, from the browser of `generation`. */
 export interface WarmPage {
@@ -21,15 +23,20 @@ export class WarmPages {
   readonly #size: number;
   readonly #make: () => Promise<WarmPage>;
   readonly #log: Logger;
+  readonly #busy: () => boolean;
   readonly #stock: WarmPage[] = [];
   #filling?: Promise<void>;
   #closed = false;
 
-  /** `make` opens a context and page in the current browser (launching it if needed). */
-  constructor(size: number, make: () => Promise<WarmPage>, log: Logger) {
+  /**
+   * `make` opens a context and page in the current browser (launching it if needed); `busy` is true while
+   * sessions are still on their way to their first prompt.
+   */
+  constructor(size: number, make: () => Promise<WarmPage>, log: Logger, busy: () => boolean = () => false) {
     this.#size = size;
     this.#make = make;
     this.#log = log;
+    this.#busy = busy;
   }
 
   /** How many warm pages wait now. */
@@ -55,13 +62,20 @@ export class WarmPages {
   /**
    * Tops the stock up to its size in the background, one page at a time, starting `delayMs` from now (so the
    * session that just took a page navigates without a page creation competing for the CPU); a call while
-   * filling is a no-op.
+   * filling is a no-op. Each page waits until no session is still starting (for at most REFILL_MAX_DEFER_MS):
+   * in a burst, the CPU goes to the sessions that wait for it, and the stock is made again after.
    */
   refill(delayMs = REFILL_DELAY_MS): void {
     if (this.#closed || this.#size === 0 || this.#filling) return;
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
     this.#filling = (async () => {
-      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+      if (delayMs > 0) await pause(delayMs);
       while (!this.#closed && this.#stock.length < this.#size) {
+        const step = Math.max(delayMs, 25);
+        for (let waited = 0; this.#busy() && waited < REFILL_MAX_DEFER_MS && !this.#closed; waited += step) {
+          await pause(step);
+        }
+        if (this.#closed) return;
         const warm = await this.#make();
         if (this.#closed) {
           await warm.context.close().catch(() => {});
