@@ -44,6 +44,7 @@ export function appMetrics(deps: Deps, cameraAuth: CameraAuth): Metrics {
     sessionLoad: automation && (() => automation.sessions.load()),
     openContexts: automation && (() => automation.pool.openContexts),
     mediaAuthCache: () => cameraAuth.stats(),
+    connections: deps.connections,
   });
   // prompt wait: from the prompt to the next "running" of the same session
   const asked = new Map<string, number>();

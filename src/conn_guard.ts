@@ -30,6 +30,12 @@ export interface ConnGuardOptions {
 /** Why the guard closed a connection. */
 export type CutReason = "header_timeout" | "idle_timeout";
 
+/** Connections relayed now, and how many were cut so far by reason (the metrics read it). */
+export interface ConnStats {
+  open: number;
+  cut: Record<CutReason, number>;
+}
+
 const CRLF2 = [13, 10, 13, 10];
 const BUFFER = 16 * 1024;
 /** "PRI * HTTP/2.0": the start of an HTTP/2 connection preface (cleartext, prior knowledge). */
@@ -149,6 +155,7 @@ export class ConnGuard {
   readonly #accepting: Promise<void>;
   /** Each connection's relay, until both directions have ended. */
   readonly #relays = new Set<Promise<void>>();
+  readonly #cut: Record<CutReason, number> = { header_timeout: 0, idle_timeout: 0 };
   #closed = false;
 
   constructor(options: ConnGuardOptions) {
@@ -162,6 +169,11 @@ export class ConnGuard {
   /** The public address the guard accepts on. */
   get addr(): Deno.NetAddr {
     return this.#listener.addr;
+  }
+
+  /** Connections open now and those cut so far. */
+  stats(): ConnStats {
+    return { open: this.#open.size, cut: { ...this.#cut } };
   }
 
   /** The client's address for a connection the server got from the guard (other callers: their own). */
@@ -214,6 +226,7 @@ export class ConnGuard {
       if (!reason) continue;
       this.#open.delete(conn);
       conn.close();
+      this.#cut[reason]++;
       onCut?.(reason);
     }
   }

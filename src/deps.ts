@@ -13,6 +13,7 @@ import type { SmsSender } from "./otp/sms.ts";
 import type { CameraAuth } from "./cameras/media_auth.ts";
 import { KeyedMutex } from "./keyed_mutex.ts";
 import type { Metrics } from "./metrics.ts";
+import type { ConnStats } from "./conn_guard.ts";
 
 /** The injected dependencies of the whole app. */
 export interface Deps {
@@ -37,6 +38,8 @@ export interface Deps {
   logins?: LoginSessions;
   /** Prometheus metrics (/metrics); createApp makes one per app when absent. */
   metrics?: Metrics;
+  /** The connection guard's counts (src/conn_guard.ts), when it fronts the server. */
+  connections?: () => ConnStats;
   /** Shutdown: closes sockets (1001), ends SSE streams and long-polls; createApp makes one when absent. */
   drain?: Drain;
 }

@@ -138,6 +138,11 @@ async function main() {
     }),
     (a) => a.close(),
   );
+  // slow and idle clients: without a proxy in front, a guard accepts the connections and relays them to the
+  // server on a loopback port with header-read and idle timeouts Deno.serve lacks (src/conn_guard.ts)
+  const guarded = connGuardWanted(config);
+  let guard: ConnGuard | undefined;
+  if (guarded) deps.connections = () => guard!.stats(); // read at scrape, once the guard listens
   deps.cameraAuth = resources.add("camera auth cache", new CameraAuth(deps), (a) => a[Symbol.dispose]());
   const app = createApp(deps);
 
@@ -156,10 +161,6 @@ async function main() {
     resources.add("payment settler", new PaymentSettler(smartyard).start(), (s) => s.close());
   }
 
-  // slow and idle clients: without a proxy in front, a guard accepts the connections and relays them to the
-  // server on a loopback port with header-read and idle timeouts Deno.serve lacks (src/conn_guard.ts)
-  const guarded = connGuardWanted(config);
-  let guard: ConnGuard | undefined;
   const announce = (hostname: string, port: number) => {
     log.info("listening", {
       url: `http://${hostname}:${port}`,

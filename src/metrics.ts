@@ -7,6 +7,7 @@ import { count, eq } from "drizzle-orm";
 import { automationSessions, webhookMessages } from "../db/schema.ts";
 import type { Db } from "../db/client.ts";
 import type { SmsSender } from "./otp/sms.ts";
+import type { ConnStats } from "./conn_guard.ts";
 
 /** What the gauges read when scraped; each is optional (a test app may lack automation). */
 export interface MetricsSources {
@@ -19,6 +20,8 @@ export interface MetricsSources {
   mediaAuthCache?: () => { hits: number; misses: number };
   /** Connections the database pool holds and may hold. */
   dbPool?: () => { used: number; max: number };
+  /** The connection guard's open and cut connections (absent: no guard in front). */
+  connections?: () => ConnStats;
 }
 
 /** Route patterns whose 429s are OTP limits, and whose 2xx/4xx are media-auth allows/denies. */
@@ -82,7 +85,26 @@ export class Metrics {
       buckets: [1, 5, 15, 30, 60, 120, 240, 600],
       registers,
     });
-    const { db, sessionLoad, openContexts, mediaAuthCache, dbPool } = sources;
+    const { db, sessionLoad, openContexts, mediaAuthCache, dbPool, connections } = sources;
+    new Gauge({
+      name: "gatehouse_http_connections_open",
+      help: "Client connections the connection guard relays now",
+      registers,
+      collect() {
+        if (connections) this.set(connections().open);
+      },
+    });
+    new Counter({
+      name: "gatehouse_http_connections_cut_total",
+      help: "Client connections the guard closed: header not in time, or silent after the answer",
+      labelNames: ["reason"],
+      registers,
+      collect() {
+        if (!connections) return;
+        this.reset();
+        for (const [reason, n] of Object.entries(connections().cut)) this.inc({ reason }, n);
+      },
+    });
     new Gauge({
       name: "gatehouse_sessions",
       help: "Automation sessions by status (stored rows)",

@@ -179,7 +179,7 @@ Deno.test("the server sees each client's own address, not the guard's", async ()
   assert.ok(text.endsWith(`\r\n\r\n127.0.0.1:${local.port}`), text);
 });
 
-Deno.test("the server started with defaults guards its port: a silent socket is closed, requests served", async () => {
+Deno.test("the server started with defaults guards its port: a silent socket is closed and counted", async () => {
   const dataDir = await Deno.makeTempDir();
   const port = freePort();
   await using server = await startServer(port, {
@@ -187,6 +187,7 @@ Deno.test("the server started with defaults guards its port: a silent socket is 
     LOG_LEVEL: "warn",
     HTTP_HEADER_TIMEOUT_MS: "400",
     HTTP_IDLE_TIMEOUT_MS: "600",
+    METRICS_TOKEN: "metrics-token-of-the-test",
   });
   try {
     const silent = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -195,6 +196,11 @@ Deno.test("the server started with defaults guards its port: a silent socket is 
     await res.body?.cancel();
     const ms = await closedAfter(silent, 5000);
     assert.ok(ms !== null && ms < 2500, `closed after ${ms} ms`);
+    const metrics = await fetch(`${server.base}/metrics`, {
+      headers: { authorization: "Bearer metrics-token-of-the-test" },
+    }).then((r) => r.text());
+    assert.match(metrics, /^gatehouse_http_connections_cut_total\{reason="header_timeout"\} 1$/m);
+    assert.match(metrics, /^gatehouse_http_connections_open [1-9]/m); // the scrape's own connection
     assert.equal(await server.stop("SIGTERM"), 0);
   } finally {
     await Deno.remove(dataDir, { recursive: true });
