@@ -1,7 +1,7 @@
 /**
  * The connection guard (src/conn_guard.ts, issue 15 item 8): what its header-read and idle timeouts cost and
  * what they stop. In one run, a bare `Deno.serve` hello-world and the same server behind the guard (defaults:
- * 10 s header, 60 s idle), each in its own process (this file with --serve=bare|guarded):
+ * 10 s header, 75 s idle), each in its own process (this file with --serve=bare|guarded):
  * - throughput: `wrk -t2 -c32 -d8s` on keep-alive connections, the guarded/bare ratio and the added time
  *   per request (what any route pays when the guard is on);
  * - the attack run's slow clients: 600 silent sockets and 600 trickling a header line every 2 s, counted
@@ -29,7 +29,7 @@ function serve(kind: string): void {
     port: 0,
     upstreamPort: server.addr.port,
     headerTimeoutMs: HEADER_TIMEOUT_MS,
-    idleTimeoutMs: 60_000,
+    idleTimeoutMs: 75_000,
   });
   console.log(guard.addr.port);
 }

@@ -47,7 +47,7 @@ export const configSchema = z.object({
    */
   HTTP_CONN_GUARD: z.enum(["auto", "on", "off"]).default("auto"),
   HTTP_HEADER_TIMEOUT_MS: int(10_000, 1),
-  HTTP_IDLE_TIMEOUT_MS: int(60_000, 1),
+  HTTP_IDLE_TIMEOUT_MS: int(75_000, 1), // above the 60 s clients pool idle connections for (nginx upstream keepalive)
   DB_STATEMENT_TIMEOUT_MS: int(10_000, 0),
   /**
    * cluster: seconds a SIGTERM/SIGINT leaves for the shutdown: sockets close (1001) at once, in-flight
