@@ -61,15 +61,19 @@ function validationError(issues: readonly z.core.$ZodIssue[], whole: string): Va
 
 /** The first string in `value` that holds a NUL character, as a field error. */
 function findNul(value: unknown, path: string): FieldError | undefined {
-  if (typeof value === "string") {
-    return value.includes("\u0000")
-      ? { field: path || "(body)", message: "must not contain NUL characters" }
-      : undefined;
-  }
+  const field = findString(value, (s) => s.includes("\u0000"), path);
+  return field === undefined
+    ? undefined
+    : { field: field || "(body)", message: "must not contain NUL characters" };
+}
+
+/** The path ("a.b", or `path` itself) of the first string in `value` that `bad` holds true for. */
+export function findString(value: unknown, bad: (s: string) => boolean, path = ""): string | undefined {
+  if (typeof value === "string") return bad(value) ? path : undefined;
   if (typeof value !== "object" || value === null) return undefined;
   for (const [k, v] of Object.entries(value)) {
-    const found = findNul(v, path ? `${path}.${k}` : k);
-    if (found) return found;
+    const found = findString(v, bad, path ? `${path}.${k}` : k);
+    if (found !== undefined) return found;
   }
   return undefined;
 }

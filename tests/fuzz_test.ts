@@ -2,8 +2,10 @@
  * Fuzzing from /openapi.json (issue 15): every documented route, the old clients' PHP-style ones included,
  * gets malformed requests (wrong types, NUL and control characters, huge strings, bad JSON, wrong content
  * types, bad multipart, path traversal, bad UUIDs, empty and repeated parameters). None may answer ≥ 500 and
- * none may change the database. A seeded PRNG makes a run reproducible (FUZZ_SEED); a URL-valued field
- * only ever points at 127.0.0.1 or is invalid, so the server is never made to call another address.
+ * none may change the database. The SmartYard apps' routes are also fuzzed with a logged-in app user's token,
+ * so their own validation answers rather than their 401 (tests/fuzz_smartyard.ts). A seeded PRNG makes a run
+ * reproducible (FUZZ_SEED); a URL-valued field only ever points at 127.0.0.1 or is invalid, and SmartYard's
+ * billing, bank and door panel are fakes on 127.0.0.1, so the server is never made to call another address.
  */
 import assert from "node:assert/strict";
 import { builtinFlows } from "../src/automation/flows/mod.ts";
@@ -11,15 +13,11 @@ import { createAutomation } from "../src/automation/mod.ts";
 import { BrowserPool } from "../src/automation/pool.ts";
 import { ADMIN } from "./fota_fixtures.ts";
 import { dbFingerprint } from "./db_fingerprint.ts";
-import { testApp } from "./helpers.ts";
+import type { TestApp } from "./helpers.ts";
+import { APP_BODIES, type FuzzCase, smartyardCases } from "./fuzz_smartyard.ts";
+import { billPhone, CLIENT_ID, expectJson, seedHouse, smartyardWorld } from "./smartyard_helpers.ts";
 
 type Json = Record<string, unknown>;
-interface Case {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body?: BodyInit;
-}
 
 /** mulberry32: a small seeded PRNG. */
 function prng(seed: number): () => number {
@@ -128,8 +126,11 @@ const LEGACY_FIELDS = [
   "smsCode",
 ];
 
-function cases(doc: { paths: Record<string, Record<string, Json>> }, user: Record<string, string>): Case[] {
-  const out: Case[] = [];
+function cases(
+  doc: { paths: Record<string, Record<string, Json>> },
+  user: Record<string, string>,
+): FuzzCase[] {
+  const out: FuzzCase[] = [];
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const [lower, op] of Object.entries(item)) {
       const method = lower.toUpperCase();
@@ -227,13 +228,24 @@ function cases(doc: { paths: Record<string, Record<string, Json>> }, user: Recor
   return out;
 }
 
+/** The apps' routes that take a SmartYard token (required, or optional as on pay/register), per the document. */
+function smartyardRoutes(doc: { paths: Record<string, Record<string, Json>> }): string[] {
+  return Object.entries(doc.paths).filter(([, item]) =>
+    Object.values(item).some((op) =>
+      ((op.security ?? []) as Record<string, unknown>[]).some((s) => "smartyardToken" in s)
+    )
+  ).map(([path]) => path);
+}
+
 Deno.test({
-  name: "≥ 2,000 malformed requests from /openapi.json: no answer ≥ 500, and the database is unchanged",
+  name: "≥ 2,000 malformed requests from /openapi.json, ≥ 300 of them past the SmartYard apps' login: " +
+    "no answer ≥ 500, and the database is unchanged",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    // the app as main.ts builds it, with browser automation (Chromium starts only with a session: never here)
-    await using t = await testApp({
+    // the app as main.ts builds it, with browser automation (Chromium starts only with a session: never here),
+    // and SmartYard's billing, bank and door panel as fakes on 127.0.0.1
+    await using w = await smartyardWorld({
       config: { OTP_IP_MAX_PER_HOUR: "100000", WEBHOOK_ALLOW_PRIVATE: "false", DEMO_PORTAL: "true" },
       deps: (base) => ({
         automation: createAutomation(base, {
@@ -243,6 +255,7 @@ Deno.test({
         }),
       }),
     });
+    const t = w.t;
     await using _automation = { [Symbol.asyncDispose]: () => t.deps.automation!.close() };
     // rows for the routes to find: a user and their login, a device, a camera
     const login = await t.login();
@@ -256,32 +269,63 @@ Deno.test({
     assert.equal(made.status, 201, await made.text());
     await (await t.json("POST", "/api/v1/cameras", { stream: "fuzz-1", title: "Fuzz" }, ADMIN)).body
       ?.cancel();
+    // an app user with a house, a door, a contract in billing and a prepared invoice, logged in
+    await seedHouse(w, { doorCamera: true });
+    billPhone(w);
+    const token = await w.login();
+    await expectJson(await w.call("pay/prepare", { clientId: CLIENT_ID, amount: "100" }, token), 200);
     const doc = await (await t.app.request("/openapi.json")).json();
     const all = cases(doc, user);
     while (all.length < 2_000) all.push(...cases(doc, user).slice(0, 2_000 - all.length));
+    const prefix = t.deps.config.SMARTYARD_PREFIX;
+    const appRoutes = smartyardRoutes(doc);
+    for (const route of Object.keys(APP_BODIES)) assert.ok(appRoutes.includes(prefix + route), route);
+    const app = smartyardCases(appRoutes, { prefix, token, pick });
     const before = await dbFingerprint(t.db.db);
     const failures: string[] = [];
     const statuses = new Map<number, number>();
-    for (const c of all) {
-      let status: number;
-      try {
-        const res = await t.app.request(c.path, { method: c.method, headers: c.headers, body: c.body });
-        status = res.status;
-        const text = status >= 500 ? (await res.text()).slice(0, 160) : "";
-        if (!text) await res.body?.cancel();
-        if (text) failures.push(text);
-      } catch (err) {
-        status = 599;
-        failures.push(`${c.method} ${c.path.slice(0, 120)} threw ${(err as Error).message.slice(0, 200)}`);
-      }
+    let appAuthenticated = 0;
+    for (const c of [...all, ...app]) {
+      const status = await send(t.app, c, failures);
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
-      if (status >= 500 && status !== 599) {
-        failures.push(`${c.method} ${c.path.slice(0, 120)} ${String(c.body ?? "").slice(0, 80)} → ${status}`);
-      }
+      if (c.headers.authorization !== `Bearer ${token}`) continue;
+      if (status !== 401) appAuthenticated++;
+      if (status < 400) failures.push(`${c.path} ${String(c.body).slice(0, 120)} → ${status} (not refused)`);
     }
     const after = await dbFingerprint(t.db.db);
-    console.log(`fuzz seed ${SEED}: ${all.length} requests`, Object.fromEntries([...statuses].sort()));
-    assert.deepEqual(failures, [], "no answer ≥ 500");
+    console.log(
+      `fuzz seed ${SEED}: ${all.length + app.length} requests, ${appAuthenticated} past the apps' login`,
+      Object.fromEntries([...statuses].sort()),
+    );
+    assert.deepEqual(failures, [], "no answer ≥ 500, and every malformed app request refused");
+    assert.equal(appAuthenticated, app.length, "the app token is valid for every app request");
+    assert.ok(
+      appAuthenticated >= 300,
+      `only ${appAuthenticated} requests reached the apps' routes past login`,
+    );
     assert.deepEqual(after, before, "the database is unchanged");
   },
 });
+
+/** Sends `c`; answers its status (599 when the app threw) and records a failure for any status ≥ 500. */
+async function send(
+  app: TestApp["app"],
+  c: FuzzCase,
+  failures: string[],
+): Promise<number> {
+  try {
+    const res = await app.request(c.path, { method: c.method, headers: c.headers, body: c.body });
+    if (res.status < 500) {
+      await res.body?.cancel();
+      return res.status;
+    }
+    const text = (await res.text()).slice(0, 160);
+    failures.push(
+      `${c.method} ${c.path.slice(0, 120)} ${String(c.body ?? "").slice(0, 80)} → ${res.status} ${text}`,
+    );
+    return res.status;
+  } catch (err) {
+    failures.push(`${c.method} ${c.path.slice(0, 120)} threw ${(err as Error).message.slice(0, 200)}`);
+    return 599;
+  }
+}

@@ -81,8 +81,12 @@ const BAD: Record<string, unknown[]> = {
     { pushToken: "x", platform: "ios", type: 9 },
     { pushToken: "x", platform: "ios", production: "yes" },
     { pushToken: 5, platform: "android" },
+    { pushToken: "x\u0000", platform: "android" },
+    { pushToken: "x", platform: "ios", clientId: "\u001b[2J" },
   ],
-  "user/sendName": [{}, { name: "" }, { name: "   " }, { name: 5 }, { name: "x".repeat(101) }],
+  "user/sendName": [{}, { name: "" }, { name: "   " }, { name: 5 }, { name: "x".repeat(101) }, {
+    name: "Иван\u0007",
+  }, { name: "Иван", patronymic: "\u007f" }],
   "user/notification": [{ money: true }, { enable: "yes" }, { money: 1 }],
   "user/ping": [],
   "address/getAddressList": [],

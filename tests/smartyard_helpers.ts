@@ -55,9 +55,9 @@ export interface SmartyardWorld extends AsyncDisposable {
   admin(method: string, path: string, body?: unknown): Promise<Response>;
 }
 
-/** Starts the fakes and the app configured to use them; `config` overrides settings. */
+/** Starts the fakes and the app configured to use them; `config` overrides settings, `deps` adds to them. */
 export async function smartyardWorld(
-  options: { config?: Record<string, string> } = {},
+  options: Pick<Parameters<typeof testApp>[0] & object, "config" | "deps"> = {},
 ): Promise<SmartyardWorld> {
   const billing = new FakeBilling();
   const bank = new FakeSberbank();
@@ -78,6 +78,7 @@ export async function smartyardWorld(
       MEDIA_BASE_URL: "https://dvr.example.net/",
       ...options.config,
     },
+    deps: options.deps,
   });
   const call = (path: string, body?: unknown, token?: string | null, headers: Record<string, string> = {}) =>
     t.json("POST", `/api/${path}`, body, token ? { authorization: `Bearer ${token}`, ...headers } : headers);

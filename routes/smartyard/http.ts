@@ -7,7 +7,7 @@ import type { Context, ErrorHandler, MiddlewareHandler } from "hono";
 import type { z } from "zod";
 import type { Deps } from "../../src/deps.ts";
 import { AppError, toProblem, UnauthorizedError, ValidationError } from "../../src/errors.ts";
-import type { AppEnv } from "../../src/http.ts";
+import { type AppEnv, findString } from "../../src/http.ts";
 import { type AppUser, authenticateAppToken } from "../../src/smartyard/app_tokens.ts";
 import { AppMessageError } from "../../src/smartyard/errors.ts";
 
@@ -51,7 +51,14 @@ export function envelopeErrors(deps: Pick<Deps, "log">): ErrorHandler<SyEnv> {
   };
 }
 
-/** The request body read with `schema`: no body counts as `{}`; anything but a JSON object is a 422. */
+/** C0 control characters and DEL: no field of the apps' API (names, phones, tokens, ids) holds one. */
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * The request body read with `schema`: no body counts as `{}`; anything but a JSON object, or a field holding a
+ * control character (a NUL no column can store, or an escape a name or push token never has), is a 422.
+ */
 export async function readJson<T extends z.ZodType>(c: Context, schema: T): Promise<z.output<T>> {
   const text = await c.req.text();
   let raw: unknown = {};
@@ -70,6 +77,13 @@ export async function readJson<T extends z.ZodType>(c: Context, schema: T): Prom
     throw new ValidationError(
       parsed.error.issues.map((i) => ({ field: i.path.join(".") || "(body)", message: i.message })),
     );
+  }
+  const control = findString(parsed.data, (s) => CONTROL.test(s));
+  if (control !== undefined) {
+    throw new ValidationError([{
+      field: control || "(body)",
+      message: "must not contain control characters",
+    }]);
   }
   return parsed.data;
 }
