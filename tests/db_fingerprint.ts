@@ -22,7 +22,7 @@ export async function dbFingerprint(db: Db, ignore: Ignored = []): Promise<Recor
   return out;
 }
 
-/** Every table's rows as text, for a scan of what is stored. */
+/** Every table's rows as text, one row a line (line breaks in values become spaces), for a scan of what is stored. */
 export async function dbDump(db: Db): Promise<string> {
   const tables = rowsOf(
     await db.execute(sql`select table_name from information_schema.tables
@@ -31,7 +31,7 @@ export async function dbDump(db: Db): Promise<string> {
   const parts: string[] = [];
   for (const name of tables) {
     const rows = rowsOf(await db.execute(sql.raw(`select t::text as row from "${name}" t`)));
-    parts.push(`-- ${name}`, ...rows.map((r) => String(r.row)));
+    parts.push(`-- ${name}`, ...rows.map((r) => String(r.row).replace(/[\r\n]+/g, " ")));
   }
   return parts.join("\n");
 }

@@ -10,7 +10,7 @@ import type { Deps } from "../src/deps.ts";
 import { EventBus } from "../src/events.ts";
 import { createLogger, type Logger } from "../src/log.ts";
 import type { SmsSender } from "../src/otp/sms.ts";
-import { recordAnswer, recordDatabase, recordLogLine, recordSecret } from "./suite_scan.ts";
+import { recordAnswer, recordCode, recordDatabase, recordLogLine } from "./suite_scan.ts";
 
 /** A clock that moves only when told to. */
 export class FakeClock implements Clock {
@@ -27,18 +27,19 @@ export class FakeClock implements Clock {
   }
 }
 
-/** An SMS sender that records messages, and fails on demand. */
+/** An SMS sender that records messages, and fails on demand; `scanScope` names its test app for the scan. */
 export class RecordingSms implements SmsSender {
   readonly name = "recording";
   readonly sent: { to: string; text: string }[] = [];
   failNext = false;
+  constructor(readonly scanScope = "") {}
   send(to: string, text: string): Promise<void> {
     if (this.failNext) {
       this.failNext = false;
       return Promise.reject(new Error("gateway down"));
     }
     this.sent.push({ to, text });
-    for (const code of text.match(/\d{6,10}/g) ?? []) recordSecret("OTP code", code);
+    for (const code of text.match(/(?<!\d)\d{4,10}(?!\d)/g) ?? []) recordCode(this.scanScope, to, code);
     return Promise.resolve();
   }
   /** The digits of the last message sent to `to`. */
@@ -51,12 +52,12 @@ export class RecordingSms implements SmsSender {
 }
 
 /** A logger that keeps its lines, so tests can check that no secret reaches the logs. */
-export function recordingLogger(): Logger & { lines: string[] } {
+export function recordingLogger(scanScope?: string): Logger & { lines: string[] } {
   const lines: string[] = [];
   return Object.assign(
     createLogger("debug", (l) => {
       lines.push(l);
-      recordLogLine(l); // the whole-suite secret scan (tests/suite_scan.ts)
+      recordLogLine(l, scanScope); // the whole-suite secret scan (tests/suite_scan.ts)
     }),
     { lines },
   );
@@ -64,8 +65,11 @@ export function recordingLogger(): Logger & { lines: string[] } {
 
 let template: Promise<PGlite> | undefined;
 
-/** A migrated, empty database of its own for one test: PGlite by default, Postgres when DATABASE_URL says so. */
-export async function testDb(): Promise<DbHandle> {
+/**
+ * A migrated, empty database of its own for one test: PGlite by default, Postgres when DATABASE_URL says so;
+ * `scanScope` names the test app whose database it is in the whole-suite scan.
+ */
+export async function testDb(scanScope?: string): Promise<DbHandle> {
   const url = Deno.env.get("DATABASE_URL");
   if (url?.startsWith("postgres")) {
     const name = `gh_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
@@ -75,7 +79,7 @@ export async function testDb(): Promise<DbHandle> {
     u.pathname = `/${name}`;
     const handle = await createDb({ url: u.toString(), poolSize: 5 });
     const close = async () => {
-      await recordDatabase(handle.db);
+      await recordDatabase(handle.db, scanScope);
       await handle.close();
       await admin.unsafe(`drop database if exists ${name} with (force)`);
       await admin.end({ timeout: 5 });
@@ -89,7 +93,7 @@ export async function testDb(): Promise<DbHandle> {
   })();
   const handle = await usePglite(await (await template).clone() as PGlite, { migrate: false });
   const close = async () => {
-    await recordDatabase(handle.db); // the whole-suite secret scan (tests/suite_scan.ts)
+    await recordDatabase(handle.db, scanScope); // the whole-suite secret scan (tests/suite_scan.ts)
     await handle.close();
   };
   return { ...handle, close, [Symbol.asyncDispose]: close };
@@ -129,10 +133,11 @@ export interface TestApp extends AsyncDisposable {
 export async function testApp(
   options: { config?: Record<string, string>; deps?: (base: Deps) => Partial<Deps> } = {},
 ): Promise<TestApp> {
-  const db = await testDb();
+  const scanScope = crypto.randomUUID(); // ties its codes, logs and database together for the scan
+  const db = await testDb(scanScope);
   const clock = new FakeClock();
-  const sms = new RecordingSms();
-  const log = recordingLogger();
+  const sms = new RecordingSms(scanScope);
+  const log = recordingLogger(scanScope);
   const config = testConfig(options.config);
   const base: Deps = {
     config,
@@ -210,7 +215,7 @@ export async function secondInstance(
     ...t.deps,
     db: own?.db ?? t.db.db,
     events: new EventBus(),
-    log: recordingLogger(),
+    log: recordingLogger(t.sms.scanScope || undefined),
   };
   const deps = { ...base, ...options.deps?.(base) };
   return { app: createApp(deps), deps, [Symbol.asyncDispose]: async () => await own?.close() };

@@ -1,8 +1,10 @@
 /**
  * The whole-suite secret scan's collection (issue 15): while GATEHOUSE_SCAN_DIR is set (scripts/test.sh sets
  * it for a whole-suite run), the test helpers record every secret the server hands out or sends (tokens in
- * JSON answers, OTP codes in SMS), every line the server logs, and a dump of every test database before it
- * is dropped. tests/scan_suite.ts reads them after the suite and fails on a secret in clear.
+ * JSON answers, OTP codes in SMS with the phone they went to), every line the server logs, and a dump of every
+ * test database before it is dropped. A test app's codes, log lines and database share a `scope` (its own
+ * id), so the scan looks for a code only where that test could have put it. tests/scan_suite.ts reads them
+ * after the suite and fails on a secret in clear.
  */
 import type { Db } from "../db/client.ts";
 import { dbDump } from "./db_fingerprint.ts";
@@ -29,16 +31,21 @@ export function recordSecret(kind: string, value: string): void {
   if (dir && value.length >= 6 && !/[\t\n]/.test(value)) append(`secrets-${id}.tsv`, `${kind}\t${value}\n`);
 }
 
-/** Records one line the server logged. */
-export function recordLogLine(line: string): void {
-  if (dir) append(`logs-${id}.jsonl`, line + "\n");
+/** Records an OTP code texted to `phone` by the test app of `scope` (codes of every length: 4 digits too). */
+export function recordCode(scope: string, phone: string, code: string): void {
+  if (dir && /^\d+$/.test(code)) append(`codes-${id}.tsv`, `${scope}\t${phone}\t${code}\n`);
 }
 
-/** Records what a test database holds, before it is dropped. */
-export async function recordDatabase(db: Db): Promise<void> {
+/** Records one line the server logged, in the file of its test app's `scope` when it has one. */
+export function recordLogLine(line: string, scope?: string): void {
+  if (dir) append(`logs-${scope ?? id}.jsonl`, line + "\n");
+}
+
+/** Records what a test database holds, before it is dropped (in the file of its test app's `scope`). */
+export async function recordDatabase(db: Db, scope: string = crypto.randomUUID()): Promise<void> {
   if (!dir) return;
   try {
-    append(`db-${crypto.randomUUID()}.txt`, await dbDump(db));
+    append(`db-${scope}.txt`, await dbDump(db));
   } catch {
     // a database the test broke on purpose (the fault test) or closed already
   }
