@@ -52,7 +52,10 @@ const JWT = /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}/;
  */
 function leaksCode(text: string, code: string, phone?: string): boolean {
   const digits = phone?.replace(/\D/g, "") ?? "";
-  const alone = new RegExp(`(?<![\\w.+\\-/\\\\]|[^"]:)${code}(?![\\w]|[.:\\-/]\\d)`);
+  // in a log line, where no phone narrows the search, a bare JSON number (`"n":4821`, a count or a size) is
+  // no code: the server handles codes as strings, so a logged code is quoted or inside a message's text
+  const before = phone ? `[\\w.+\\-/\\\\]|[^"]:` : `[\\w.+\\-/\\\\:]`;
+  const alone = new RegExp(`(?<!${before})${code}(?![\\w]|[.:\\-/]\\d)`);
   return text.split("\n").some((line) => line.includes(digits) && alone.test(line));
 }
 

@@ -116,7 +116,7 @@ Deno.test("the same digits inside a longer number, a timestamp, a decimal, a por
       `(${PHONE},http://127.0.0.1:4821/x,4821ab,a4821,482a-4821-4821-9e11-bbfe42b25cb4,1767225648211,4821.5)`,
     );
     f[`logs-${SCOPE}.jsonl`] =
-      `{"msg":"request","duration_ms":48.21,"n":14821,"at":"2026-01-01T04:48:21Z"}\n`;
+      `{"msg":"request","duration_ms":48.21,"n":14821,"at":"2026-01-01T04:48:21Z","bytes":${CODE}}\n`;
     // the code as a value of its own, in a row without its phone, or in another test's database
     f["db-scope-7.txt"] = `-- invoices\n(${PHONE},${CODE},${LONG_CODE})`;
     f[`db-${SCOPE}.txt`] += `\n-- cameras\n(1,${CODE},door)`;
