@@ -43,6 +43,7 @@ export function appMetrics(deps: Deps, cameraAuth: CameraAuth): Metrics {
     db: deps.db,
     sessionLoad: automation && (() => automation.sessions.load()),
     openContexts: automation && (() => automation.pool.openContexts),
+    warmPages: automation && (() => automation.pool.warmPages),
     mediaAuthCache: () => cameraAuth.stats(),
     connections: deps.connections,
   });

@@ -16,6 +16,8 @@ export interface MetricsSources {
   sessionLoad?: () => { running: number };
   /** Browser contexts lent out now (BrowserPool.openContexts). */
   openContexts?: () => number;
+  /** Warm contexts with a blank page waiting for a session (BrowserPool.warmPages). */
+  warmPages?: () => number;
   /** Media-auth state cache lookups so far. */
   mediaAuthCache?: () => { hits: number; misses: number };
   /** Connections the database pool holds and may hold. */
@@ -85,7 +87,7 @@ export class Metrics {
       buckets: [1, 5, 15, 30, 60, 120, 240, 600],
       registers,
     });
-    const { db, sessionLoad, openContexts, mediaAuthCache, dbPool, connections } = sources;
+    const { db, sessionLoad, openContexts, warmPages, mediaAuthCache, dbPool, connections } = sources;
     new Gauge({
       name: "gatehouse_http_connections_open",
       help: "Client connections the connection guard relays now",
@@ -143,6 +145,14 @@ export class Metrics {
       registers,
       collect() {
         if (openContexts) this.set(openContexts());
+      },
+    });
+    new Gauge({
+      name: "gatehouse_browser_warm_pages",
+      help: "Browser contexts with a blank page made ahead of sessions (BROWSER_WARM_PAGES)",
+      registers,
+      collect() {
+        if (warmPages) this.set(warmPages());
       },
     });
     const cache = (name: string, help: string, pick: (s: { hits: number; misses: number }) => number) =>
