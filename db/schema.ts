@@ -222,6 +222,8 @@ export const automationSessions = pgTable("automation_sessions", {
   id: uuid("id").primaryKey().defaultRandom(),
   /** "admin" (API key) or "user:<uuid>"; legacy surfaces may use their own prefix. */
   owner: text("owner").notNull(),
+  /** The id (src/auth/api_keys.ts, never the key) of the API key an "admin" session was started with. */
+  apiKeyId: text("api_key_id"),
   flow: text("flow").notNull(),
   /** queued | running | waiting | succeeded | failed | cancelled | expired */
   status: text("status").notNull(),

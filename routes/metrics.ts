@@ -1,6 +1,6 @@
 /** GET /metrics: Prometheus text exposition, for METRICS_TOKEN or an admin API key. */
 import { Hono } from "hono";
-import { isApiKey } from "../src/auth/middleware.ts";
+import { isApiKey } from "../src/auth/api_keys.ts";
 import type { Deps } from "../src/deps.ts";
 import { UnauthorizedError } from "../src/errors.ts";
 import type { AppEnv } from "../src/http.ts";

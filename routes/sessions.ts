@@ -6,7 +6,7 @@ import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import { requireAuth } from "../src/auth/middleware.ts";
-import { ownerOf, visibleSession } from "../src/automation/access.ts";
+import { apiKeyIdOf, ownerOf, visibleSession } from "../src/automation/access.ts";
 import { afterQuery, longPoll, longPollQuery, withDrain } from "../src/automation/long_poll.ts";
 import { requireAutomation } from "../src/automation/mod.ts";
 import { FINAL_STATUSES, SESSION_STATUSES } from "../src/automation/sessions.ts";
@@ -38,6 +38,7 @@ export function sessionRoutes(deps: Deps) {
       const principal = c.get("principal");
       const view = await sessions().start(ownerOf(principal), body.flow, body.input ?? {}, {
         webhookUrl: body.webhook_url,
+        apiKeyId: apiKeyIdOf(principal),
       });
       c.header("location", `/api/v1/sessions/${view.id}`);
       return c.json({ ...view, ws_url: await socketUrl(deps, c, principal, view.id) }, 201);

@@ -16,7 +16,7 @@ import type { WSEvents } from "hono/ws";
 import { z } from "zod";
 import { requireAuth } from "../src/auth/middleware.ts";
 import type { Principal } from "../src/auth/principal.ts";
-import { ANY_SESSION, ownerOf, TICKET_TTL_S, visibleSession } from "../src/automation/access.ts";
+import { ANY_SESSION, apiKeyIdOf, ownerOf, TICKET_TTL_S, visibleSession } from "../src/automation/access.ts";
 import { requireAutomation } from "../src/automation/mod.ts";
 import { GUEST_TICKET_AUDIENCE, guestScope } from "../src/automation/shares.ts";
 import { FINAL_STATUSES, type SessionView } from "../src/automation/sessions.ts";
@@ -130,7 +130,9 @@ function socketEvents(
           if (sessionId || !principal) {
             throw new AppError(409, "Conflict", "This socket already follows a session");
           }
-          const view = await sessions.start(ownerOf(principal), msg.flow, msg.input ?? {});
+          const view = await sessions.start(ownerOf(principal), msg.flow, msg.input ?? {}, {
+            apiKeyId: apiKeyIdOf(principal),
+          });
           attach(view.id, 0);
           return;
         }

@@ -179,7 +179,7 @@ export const configSchema = z.object({
   MAX_QUEUE: int(32),
   /** Fair share: active (queued, running, waiting) sessions one user may have; 0 = no cap. */
   MAX_SESSIONS_PER_USER: int(4),
-  /** Fair share: active sessions started with API keys (and keyless legacy clients), together; 0 = no cap. */
+  /** Fair share: active sessions one API key may have (keyless legacy clients share one cap); 0 = no cap. */
   MAX_SESSIONS_PER_API_KEY: int(16),
   SESSION_PROMPT_TIMEOUT_S: int(240, 1),
   SESSION_MAX_S: int(900, 1),

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { refreshTokens } from "../db/schema.ts";
+import { apiKeyIdFor, apiKeyIds, matchApiKey } from "../src/auth/api_keys.ts";
+import { authenticate } from "../src/auth/middleware.ts";
+import { ANY_SESSION, issueTicket, redeemTicket } from "../src/automation/access.ts";
+import { sha256Hex } from "../src/crypto.ts";
 import { problem, testApp } from "./helpers.ts";
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -126,4 +130,20 @@ Deno.test("an admin API key works as Bearer or x-api-key, and is not a user", as
   const wrong = await t.app.request("/api/v1/me", { headers: { "x-api-key": "admin-kez" } });
   assert.equal(wrong.status, 401);
   await wrong.body?.cancel();
+});
+
+Deno.test("an API key is known by a SHA-256 prefix wherever it stands in API_KEYS; its socket ticket names it", async () => {
+  const [a, b] = ["admin-key", "other-key"];
+  assert.deepEqual(apiKeyIds([a, b]), [...apiKeyIds([b, a])].reverse(), "reordering keeps each key's id");
+  assert.equal(matchApiKey([a, b], b), sha256Hex(b).slice(0, 16));
+  assert.equal(matchApiKey([a, b], "admin-kez"), null);
+  assert.equal(matchApiKey([a, b], undefined), null);
+  await using t = await testApp({ config: { API_KEYS: `${a},${b}` } });
+  const principal = await authenticate(t.deps, { authorization: `Bearer ${b}` });
+  assert.deepEqual(principal, { kind: "admin", apiKeyId: apiKeyIdFor(b) });
+  const ticket = await issueTicket(t.deps, principal!, ANY_SESSION);
+  assert.ok(!atob(ticket.split(".")[1]).includes(b), "the key itself is not in the ticket");
+  assert.deepEqual(await redeemTicket(t.deps, ticket, ANY_SESSION), principal);
+  const removed = { ...t.deps, config: { ...t.deps.config, API_KEYS: [a] } };
+  assert.equal(await redeemTicket(removed, ticket, ANY_SESSION), null, "a ticket dies with its key");
 });

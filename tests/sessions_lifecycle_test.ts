@@ -8,7 +8,10 @@ import { BrowserPool } from "../src/automation/pool.ts";
 import { findChrome } from "../src/automation/chrome.ts";
 import { BROWSER_CRASHED, PAGE_CRASHED } from "../src/automation/runtime.ts";
 import { createLogger } from "../src/log.ts";
+import { automationSessions } from "../db/schema.ts";
+import { apiKeyIdFor } from "../src/auth/api_keys.ts";
 import { problem } from "./helpers.ts";
+import { socket } from "./e2e_fixtures.ts";
 import { ADMIN, automationApp, waitFor, withSharedBrowser } from "./automation_fixtures.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -155,12 +158,67 @@ Deno.test("the life and end of automation sessions, with real Chromium", async (
         }
         const key = await start(ADMIN);
         assert.equal(key.status, 429);
-        assert.match((await problem(key)).detail as string, /the API keys already have 2 active session/);
+        assert.match((await problem(key)).detail as string, /this API key already has 2 active session/);
         await a.automation.sessions.cancel(ids.shift()!);
         const again = await start(asAnn);
         assert.equal(again.status, 201, "a finished session frees its owner's share");
         ids.push((await again.json()).id);
         for (const id of ids) await a.automation.sessions.cancel(id);
+      },
+    );
+
+    await spec(
+      "fair share is per API key: a key at MAX_SESSIONS_PER_API_KEY gets the 429, another key still starts (HTTP and ticketed /ws)",
+      async () => {
+        await using a = await automationApp(pool, portal.url, {
+          MAX_SESSIONS: "1",
+          MAX_QUEUE: "8",
+          MAX_SESSIONS_PER_API_KEY: "2",
+          API_KEYS: "admin-key,other-key",
+        });
+        await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, a.app.fetch);
+        const origin = `127.0.0.1:${server.addr.port}`;
+        const OTHER = { "x-api-key": "other-key" };
+        const start = (headers: Record<string, string>) =>
+          a.json("POST", "/api/v1/sessions", { flow: "test-hang", input: {} }, headers);
+        const startOverTicket = async (headers: Record<string, string>) => {
+          const { ws_url } = await (await a.json("POST", "/api/v1/ws/tickets", undefined, headers)).json();
+          const c = socket(ws_url.replace("ws://localhost", `ws://${origin}`));
+          await c.opened;
+          c.send({ type: "start", flow: "test-hang", input: {} });
+          return c;
+        };
+        for (let n = 0; n < 2; n++) assert.equal((await start(ADMIN)).status, 201);
+        const full = await start(ADMIN);
+        assert.equal(full.status, 429);
+        assert.equal(full.headers.get("retry-after"), "10");
+        assert.equal(full.headers.get("content-type"), "application/problem+json");
+        const body = await problem(full);
+        assert.equal(body.reason, "session_quota");
+        assert.deepEqual([body.limit, body.active], [2, 2]);
+        assert.match(body.detail as string, /this API key already has 2 active session\(s\)/);
+
+        const other = await start(OTHER);
+        assert.equal(other.status, 201, "another key is not locked out by the first one's sessions");
+        assert.equal((await other.json()).owner, "admin", "clients still see key sessions as admin's");
+        // A ticket carries its key's id: the socket's session counts against that key, not another.
+        const mine = await startOverTicket(OTHER);
+        assert.equal((await mine.next((m) => m.type === "status", "the queued status")).status, "queued");
+        const otherFull = await start(OTHER);
+        assert.equal(otherFull.status, 429);
+        assert.match((await problem(otherFull)).detail as string, /this API key already has 2 active/);
+        const refused = await startOverTicket(ADMIN);
+        const error = await refused.next((m) => m.type === "error", "the 429");
+        assert.deepEqual([error.status, error.reason], [429, "session_quota"]);
+
+        // Sessions name their key by a hash prefix (src/auth/api_keys.ts), never by the key.
+        const rows = await a.db.db.select({ key: automationSessions.apiKeyId }).from(automationSessions);
+        const [keyA, keyB] = [apiKeyIdFor("admin-key"), apiKeyIdFor("other-key")];
+        assert.deepEqual(rows.map((r) => r.key).sort(), [keyA, keyA, keyB, keyB].sort());
+        assert.match(keyA, /^[0-9a-f]{16}$/);
+        for (const s of await a.automation.sessions.list()) await a.automation.sessions.cancel(s.id);
+        mine.ws.close();
+        refused.ws.close();
       },
     );
 

@@ -1,23 +1,12 @@
 /** Request authentication: admin API keys and users' Bearer access tokens. */
 import type { MiddlewareHandler } from "hono";
-import { constantTimeEqual } from "../crypto.ts";
+import { matchApiKey } from "./api_keys.ts";
 import type { Deps } from "../deps.ts";
 import { ForbiddenError, UnauthorizedError } from "../errors.ts";
 import type { AppEnv } from "../http.ts";
 import type { Principal } from "./principal.ts";
 import { isSessionActive } from "./sessions.ts";
 import { tagAuth } from "../openapi/meta.ts";
-
-/** True when `key` is one of the configured API keys (constant-time per key). */
-export function isApiKey(keys: readonly string[], key: string | undefined): boolean {
-  if (!key) return false;
-  // A length no key has cannot match: skip the encoding and comparing (an access token is far longer than a
-  // key, and this is on every authenticated request). It tells a caller only that no key is this long.
-  if (!keys.some((k) => k.length === key.length)) return false;
-  let ok = false;
-  for (const k of keys) ok = constantTimeEqual(k, key) || ok;
-  return ok;
-}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -27,9 +16,9 @@ export async function authenticate(
   headers: { authorization?: string; apiKey?: string },
 ): Promise<Principal | null> {
   const bearer = headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
-  if (isApiKey(deps.config.API_KEYS, headers.apiKey) || isApiKey(deps.config.API_KEYS, bearer)) {
-    return { kind: "admin" };
-  }
+  const apiKeyId = matchApiKey(deps.config.API_KEYS, headers.apiKey) ??
+    matchApiKey(deps.config.API_KEYS, bearer);
+  if (apiKeyId) return { kind: "admin", apiKeyId };
   if (!bearer) return null;
   const claims = await deps.jwt.verify(bearer);
   // A signed token whose ids are not UUIDs was not made by a login here: refused, never looked up.

@@ -3,7 +3,7 @@
  * with SQL for them, with queue_store.ts (`store.queue`) for the queue's claims. Works the same on PGlite
  * and Postgres, and needs no browser.
  */
-import { and, asc, count, desc, eq, getTableColumns, gt, inArray, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, getTableColumns, gt, inArray, isNull, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
 import { automationArtifacts, automationEvents, automationSessions } from "../../db/schema.ts";
 import type { Clock } from "../clock.ts";
@@ -80,13 +80,16 @@ export class SessionStore {
   /**
    * Stores a new queued session and its first event (`status: queued`, seq 1). With `admit`, admissions are
    * serialised service-wide (a transaction advisory lock) and `admit` sees how many sessions wait
-   * unclaimed and how many the row's owner has active, so it can refuse (throw) before the row exists, or
-   * answer the instance that runs it at once (placement: a free slot here and nobody older waiting).
+   * unclaimed and how many the row's owner (with an API key: that key) has active, so it can refuse (throw)
+   * before the row exists, or answer the instance that runs it at once (placement: a free slot here and
+   * nobody older waiting).
    */
   async create(
     row: {
       id: string;
       owner: string;
+      /** The id of the API key an "admin" session is started with; its fair share is counted per key. */
+      apiKeyId?: string | null;
       flow: string;
       input: unknown;
       webhookUrl: string | null;
@@ -103,7 +106,9 @@ export class SessionStore {
         // one admission at a time service-wide: the counts below and this insert are one step
         await tx.execute(sql`select pg_advisory_xact_lock(${QUEUE_LOCK_KEY})`);
         const [{ n }] = await tx.select({ n: count() }).from(automationSessions).where(UNCLAIMED);
-        const [mine] = await tx.select({ n: count() }).from(automationSessions).where(activeOf(row.owner));
+        const [mine] = await tx.select({ n: count() }).from(automationSessions).where(
+          activeOf(row.owner, row.apiKeyId),
+        );
         instance = admit(Number(n), Number(mine.n));
       }
       const [created] = await tx.insert(automationSessions).values({
@@ -341,7 +346,11 @@ function orphanFilter(alive: string[]): SQL {
   return sql`((status <> 'queued' and ${gone}) or (status = 'queued' and sealed_input is null))`;
 }
 
-/** The active (queued, running or waiting) sessions of `owner`, on every instance. */
-function activeOf(owner: string) {
-  return and(eq(automationSessions.owner, owner), inArray(automationSessions.status, [...ACTIVE_STATUSES]));
+/** Active (queued, running, waiting) sessions of `owner` (or of its key `apiKeyId`) on every instance. */
+function activeOf(owner: string, apiKeyId?: string | null) {
+  return and(
+    eq(automationSessions.owner, owner),
+    apiKeyId ? eq(automationSessions.apiKeyId, apiKeyId) : isNull(automationSessions.apiKeyId),
+    inArray(automationSessions.status, [...ACTIVE_STATUSES]),
+  );
 }

@@ -196,14 +196,15 @@ export class SessionService implements AsyncDisposable {
   /**
    * Starts `flowName` for `owner` with `input`: 404 for an unknown flow, 422 (fields `input.…`) for bad
    * input, 429 when MAX_SESSIONS are running and MAX_QUEUE are waiting, or when `owner` already has its fair
-   * share (MAX_SESSIONS_PER_USER / MAX_SESSIONS_PER_API_KEY active sessions). The session is queued, then runs;
-   * `lifetimeS` and `promptTimeoutS` replace SESSION_MAX_S and SESSION_PROMPT_TIMEOUT_S for it.
+   * share (MAX_SESSIONS_PER_USER / MAX_SESSIONS_PER_API_KEY active sessions; with `apiKeyId`, counted for
+   * that key alone). The session is queued, then runs; `lifetimeS` and `promptTimeoutS` replace SESSION_MAX_S
+   * and SESSION_PROMPT_TIMEOUT_S for it.
    */
   async start(
     owner: string,
     flowName: string,
     input: unknown,
-    options: { webhookUrl?: string } & SessionLimits = {},
+    options: { webhookUrl?: string; apiKeyId?: string } & SessionLimits = {},
   ): Promise<SessionView> {
     const flow = this.#flows.get(flowName);
     if (!flow) throw new NotFoundError(`Unknown flow "${flowName}"`);
@@ -225,6 +226,7 @@ export class SessionService implements AsyncDisposable {
         {
           id,
           owner,
+          apiKeyId: options.apiKeyId ?? null,
           flow: flow.name,
           input: redactInput(data ?? {}, flow.secretInput),
           // credentials in the URL (?token=, user info) are sealed at rest (issue 15, item 11)

@@ -7,7 +7,7 @@
 import type { Principal } from "../../auth/principal.ts";
 import type { Deps } from "../../deps.ts";
 import { ForbiddenError, NotFoundError, ValidationError } from "../../errors.ts";
-import { ownerOf, visibleSession } from "../access.ts";
+import { apiKeyIdOf, ownerOf, visibleSession } from "../access.ts";
 import { requireAutomation } from "../mod.ts";
 import type { SessionView } from "../sessions.ts";
 import { jobIdOf, sessionIdOf } from "./booking_ids.ts";
@@ -101,7 +101,7 @@ export async function startBooking(deps: BookingDeps, principal: Principal, requ
     license_type: request.license_type,
     exam_type: request.exam_type,
     locations: request.locations,
-  }, { webhookUrl: request.webhook_url });
+  }, { webhookUrl: request.webhook_url, apiKeyId: apiKeyIdOf(principal) });
   try {
     await recordBookingJob(deps, view.id, userId);
   } catch (err) {

@@ -9,7 +9,7 @@
 import type { Principal } from "../../auth/principal.ts";
 import type { Deps } from "../../deps.ts";
 import { ConflictError, NotFoundError } from "../../errors.ts";
-import { canSee, ownerOf } from "../access.ts";
+import { apiKeyIdOf, canSee, ownerOf } from "../access.ts";
 import { requireAutomation } from "../mod.ts";
 import { FINAL_STATUSES, type SessionService, type SessionStatus, type SessionView } from "../sessions.ts";
 
@@ -96,7 +96,11 @@ export async function requestCaptcha(
   const sessions = requireAutomation(deps).sessions;
   const ttlS = deps.config.TAX_PORTAL_TTL_S;
   const owner = caller ? ownerOf(caller) : OPEN_OWNER;
-  const started = await sessions.start(owner, TAX_FLOW, {}, { lifetimeS: ttlS, promptTimeoutS: ttlS });
+  const started = await sessions.start(owner, TAX_FLOW, {}, {
+    lifetimeS: ttlS,
+    promptTimeoutS: ttlS,
+    apiKeyId: apiKeyIdOf(caller),
+  });
   const view = await untilPromptOrEnd(sessions, started, { timeoutMs: CAPTCHA_WAIT_MS, signal });
   if (view.prompt?.kind === "captcha") {
     return answer(200, "Token generated", [], { ...captchaData(view), token: view.id });

@@ -9,7 +9,7 @@
 import type { Principal } from "../../auth/principal.ts";
 import type { Deps } from "../../deps.ts";
 import { ConflictError, toProblem, ValidationError } from "../../errors.ts";
-import { ownerOf } from "../access.ts";
+import { apiKeyIdOf, ownerOf } from "../access.ts";
 import type { SessionEvent } from "../hub.ts";
 import type { PromptView } from "../runtime.ts";
 import { FINAL_STATUSES, type SessionService, type SessionStatus } from "../sessions.ts";
@@ -57,6 +57,7 @@ export class VehicleLookupSocket {
   readonly #sessions: SessionService;
   readonly #log: Deps["log"];
   readonly #owner: string;
+  readonly #apiKeyId: string | undefined;
   readonly #peer: VehiclePeer;
   readonly #artifactUrl: ArtifactUrl;
   #lookup: Lookup | undefined;
@@ -69,6 +70,7 @@ export class VehicleLookupSocket {
     this.#sessions = deps.sessions;
     this.#log = deps.log;
     this.#owner = ownerOf(options.principal);
+    this.#apiKeyId = apiKeyIdOf(options.principal);
     this.#peer = options.peer;
     this.#artifactUrl = options.artifactUrl;
   }
@@ -118,7 +120,8 @@ export class VehicleLookupSocket {
     this.#lookup = current;
     let id: string;
     try {
-      id = (await this.#sessions.start(this.#owner, VEHICLE_FLOW, { plate })).id;
+      id =
+        (await this.#sessions.start(this.#owner, VEHICLE_FLOW, { plate }, { apiKeyId: this.#apiKeyId })).id;
     } catch (err) {
       if (this.#lookup === current) this.#lookup = undefined;
       this.#fail(describeError(err));

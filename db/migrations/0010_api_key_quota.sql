@@ -1,0 +1,1 @@
+ALTER TABLE "automation_sessions" ADD COLUMN "api_key_id" text;
