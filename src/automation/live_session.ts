@@ -138,6 +138,7 @@ export class LiveSession implements AsyncDisposable {
         startedAt: env.clock.now(),
       });
       env.emit(this, "session.status", { status: "running" });
+      if (this.final) return; // ended while "running" was stored: no context to open (and none to leak)
       const opening = this.#opening = env.pool.openPage(this.id, env.leaseOwner);
       const opened = await opening;
       if (this.final) {
