@@ -108,12 +108,14 @@ async function burstRound() {
 
 /** Waits until the server's warm stock holds `n` pages (gatehouse_browser_warm_pages on /metrics). */
 async function warmStock(n: number) {
+  let seen = "";
   for (let i = 0; i < 600; i++) {
     const text = await (await fetch(`${server.base}/metrics`, { headers: server.headers })).text();
+    seen = text.match(/^gatehouse_browser_(warm_pages|contexts_open) \d+$/gm)?.join(", ") ?? "none";
     if (Number(text.match(/^gatehouse_browser_warm_pages (\d+)/m)?.[1] ?? 0) >= n) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`the warm stock did not reach ${n}`);
+  throw new Error(`the warm stock did not reach ${n} (${seen}); the server's log: ${server.log}`);
 }
 
 const setups: { name: string; db: string; chrome?: string; warm?: number }[] = [
@@ -123,9 +125,11 @@ const setups: { name: string; db: string; chrome?: string; warm?: number }[] = [
   { name: `headless shell, Postgres, BROWSER_WARM_PAGES=${BURST}`, db: "postgres", warm: BURST },
   { name: "full chromium (before issue 16), Postgres", db: "postgres", chrome: FULL_CHROMIUM },
 ];
+// --only=<text>: only the setups whose name holds it (a quick look at one of them; writes to --out as well)
+const ONLY = arg("only", "");
 const bursts: Record<string, unknown>[] = [];
 const densityRows: Record<string, unknown>[] = [];
-for (const setup of setups) {
+for (const setup of setups.filter((x) => x.name.includes(ONLY))) {
   server = await start(setup.db, setup.chrome, setup.warm);
   try {
     await cancelAll([(await toPrompt()).id]); // the first session launches the browser: not counted

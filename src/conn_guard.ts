@@ -10,9 +10,12 @@
  *   apply. An upgraded connection (WebSocket) is left to the socket's own ping/pong liveness; an HTTP/2
  *   connection (prior knowledge) is cut only when silent both ways for `idleTimeoutMs`.
  * Bytes after an answer that do not form a header in time (the rest of a body refused with 408) are cut too.
+ * On an upgraded connection, a WebSocket message over `wsMaxMessageBytes` is stopped at its frame header
+ * (src/ws_frames.ts): the server gets a close with 1009 in its place, and the client the server's close.
  * Copying every byte through JS costs throughput (bench/conn_guard.ts), so it is for a server that faces
  * clients itself: behind a proxy (TRUST_PROXY set), the proxy's timeouts apply and the guard is off.
  */
+import { CLOSE_TOO_BIG_FRAME, WsMessageLimit } from "./ws_frames.ts";
 
 /** What the guard enforces. */
 export interface ConnGuardOptions {
@@ -23,12 +26,14 @@ export interface ConnGuardOptions {
   upstreamPort: number;
   headerTimeoutMs: number;
   idleTimeoutMs: number;
+  /** A WebSocket message over this many bytes is stopped at its frame header (0: not followed). */
+  wsMaxMessageBytes?: number;
   /** Called once per connection the guard cuts, with why. */
   onCut?: (reason: CutReason) => void;
 }
 
 /** Why the guard closed a connection. */
-export type CutReason = "header_timeout" | "idle_timeout";
+export type CutReason = "header_timeout" | "idle_timeout" | "ws_message_too_big";
 
 /** Connections relayed now, and how many were cut so far by reason (the metrics read it). */
 export interface ConnStats {
@@ -38,6 +43,8 @@ export interface ConnStats {
 
 const CRLF2 = [13, 10, 13, 10];
 const BUFFER = 16 * 1024;
+/** How long a client may take to close its side once the server has closed its own. */
+const LINGER_MS = 2000;
 /** "PRI * HTTP/2.0": the start of an HTTP/2 connection preface (cleartext, prior knowledge). */
 const H2_PREFACE = [80, 82, 73, 32, 42, 32, 72, 84, 84, 80, 47, 50, 46, 48];
 /** "HTTP/1.1 10": an interim answer (100 Continue) or the switch of an upgrade (101). */
@@ -56,19 +63,35 @@ class Guarded {
   answered = false;
   /** How many bytes of "\r\n\r\n" the header seen so far ends with (a terminator split across reads). */
   matched = 0;
-  constructor(readonly client: Deno.TcpConn, readonly upstream: Deno.TcpConn, now: number) {
+  /** The frames of an upgraded connection, when WebSocket messages are capped. */
+  ws?: WsMessageLimit;
+  /** Set when a message went over the cap: the client's 1009 close went to the server, which closes by then. */
+  closeBy?: number;
+  constructor(
+    readonly client: Deno.TcpConn,
+    readonly upstream: Deno.TcpConn,
+    now: number,
+    readonly wsMax = 0,
+  ) {
     this.headStart = now;
     this.last = now;
   }
 
-  /** Bookkeeping for bytes from the client. */
-  fromClient(chunk: Uint8Array, now: number): void {
+  /** Bookkeeping for bytes from the client; answers what to pass on to the server. */
+  fromClient(chunk: Uint8Array, now: number): Uint8Array {
     this.last = now;
-    if (this.phase === "open" || this.phase === "h2") return;
+    if (this.phase === "open") return this.ws ? this.#frames(chunk, now) : chunk;
+    if (this.phase === "h2") return chunk;
     if (this.phase === "head" && this.matched === 0 && startsWith(chunk, H2_PREFACE)) {
       this.phase = "h2";
-      return;
+      return chunk;
     }
+    this.#header(chunk, now);
+    return chunk;
+  }
+
+  /** Follows where requests begin and their headers end. */
+  #header(chunk: Uint8Array, now: number): void {
     if (this.phase === "busy") {
       if (!this.answered) return; // the request's body
       this.phase = "head"; // the next request begins
@@ -86,12 +109,27 @@ class Guarded {
     }
   }
 
+  /** A WebSocket's frames: what may pass, up to the header of a frame that takes its message over the cap. */
+  #frames(chunk: Uint8Array, now: number): Uint8Array {
+    if (this.closeBy) return new Uint8Array(0); // over the cap already: nothing more reaches the server
+    const { pass, tooBig } = this.ws!.take(chunk);
+    if (!tooBig) return pass;
+    this.closeBy = now + 2000;
+    const out = new Uint8Array(pass.length + CLOSE_TOO_BIG_FRAME.length);
+    out.set(pass);
+    out.set(CLOSE_TOO_BIG_FRAME, pass.length);
+    return out; // the server closes the socket with 1009 as if the client had, and its close reaches the client
+  }
+
   /** Bookkeeping for bytes from the server. */
   fromServer(chunk: Uint8Array, now: number): void {
     this.last = now;
     if (this.phase !== "busy" || this.answered) return;
     if (startsWith(chunk, INTERIM)) {
-      if (chunk[INTERIM.length] === 49) this.phase = "open"; // 101 Switching Protocols
+      if (chunk[INTERIM.length] === 49) { // 101 Switching Protocols
+        this.phase = "open";
+        if (this.wsMax > 0) this.ws = new WsMessageLimit(this.wsMax);
+      }
       return; // 100 Continue: the body follows, the answer is still to come
     }
     this.answered = true;
@@ -99,6 +137,7 @@ class Guarded {
 
   /** Why this connection is over its time at `now`, or null. */
   overdue(now: number, headerMs: number, idleMs: number): CutReason | null {
+    if (this.closeBy) return now > this.closeBy ? "ws_message_too_big" : null;
     if (this.phase === "head") return now - this.headStart > headerMs ? "header_timeout" : null;
     if ((this.phase === "busy" && this.answered) || this.phase === "h2") {
       return now - this.last > idleMs ? "idle_timeout" : null;
@@ -123,16 +162,19 @@ function startsWith(chunk: Uint8Array, prefix: number[]): boolean {
   return true;
 }
 
-/** Copies `from` to `to` until either ends, telling `seen` of each chunk; then ends the other side's writes. */
-async function pump(from: Deno.TcpConn, to: Deno.TcpConn, seen: (chunk: Uint8Array) => void): Promise<void> {
+/** Copies `from` to `to` until either ends, passing on what `seen` answers of each chunk; then ends `to`'s writes. */
+async function pump(
+  from: Deno.TcpConn,
+  to: Deno.TcpConn,
+  seen: (chunk: Uint8Array) => Uint8Array | void,
+): Promise<void> {
   const buf = new Uint8Array(BUFFER);
   try {
     for (;;) {
       const n = await from.read(buf);
       if (n === null) break;
-      const chunk = buf.subarray(0, n);
-      seen(chunk);
-      for (let off = 0; off < n;) off += await to.write(chunk.subarray(off));
+      const chunk = seen(buf.subarray(0, n)) ?? buf.subarray(0, n);
+      for (let off = 0; off < chunk.length;) off += await to.write(chunk.subarray(off));
     }
   } catch {
     // a reset or a close by the other pump or the guard: the connection is over
@@ -155,7 +197,7 @@ export class ConnGuard {
   readonly #accepting: Promise<void>;
   /** Each connection's relay, until both directions have ended. */
   readonly #relays = new Set<Promise<void>>();
-  readonly #cut: Record<CutReason, number> = { header_timeout: 0, idle_timeout: 0 };
+  readonly #cut: Record<CutReason, number> = { header_timeout: 0, idle_timeout: 0, ws_message_too_big: 0 };
   #closed = false;
 
   constructor(options: ConnGuardOptions) {
@@ -207,27 +249,40 @@ export class ConnGuard {
     }
     const local = (upstream.localAddr as Deno.NetAddr).port;
     this.#clients.set(local, client.remoteAddr as Deno.NetAddr);
-    const conn = new Guarded(client, upstream, Date.now());
+    const conn = new Guarded(client, upstream, Date.now(), this.#options.wsMaxMessageBytes);
     this.#open.add(conn);
-    const requests = pump(client, upstream, (chunk) => conn.fromClient(chunk, Date.now()));
+    const requests = pump(client, upstream, (chunk) => {
+      const pass = conn.fromClient(chunk, Date.now());
+      if (conn.closeBy && pass.length) this.#count("ws_message_too_big"); // once: then nothing passes
+      return pass;
+    });
     await pump(upstream, client, (chunk) => conn.fromServer(chunk, Date.now()));
-    conn.close(); // the server is done with the connection: so is the client
+    // The server is done: the client has had its end (FIN) and is given a moment to close its side; closing
+    // while it still sends would reset the connection and could lose the server's last bytes (a close frame).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([requests, new Promise((r) => (timer = setTimeout(r, LINGER_MS)))]);
+    clearTimeout(timer);
+    conn.close();
     await requests;
     this.#open.delete(conn);
     this.#clients.delete(local);
     conn.close();
   }
 
+  #count(reason: CutReason): void {
+    this.#cut[reason]++;
+    this.#options.onCut?.(reason);
+  }
+
   #cutOverdue(): void {
     const now = Date.now();
-    const { headerTimeoutMs, idleTimeoutMs, onCut } = this.#options;
+    const { headerTimeoutMs, idleTimeoutMs } = this.#options;
     for (const conn of this.#open) {
       const reason = conn.overdue(now, headerTimeoutMs, idleTimeoutMs);
       if (!reason) continue;
       this.#open.delete(conn);
       conn.close();
-      this.#cut[reason]++;
-      onCut?.(reason);
+      if (reason !== "ws_message_too_big") this.#count(reason); // that one was counted when it was stopped
     }
   }
 

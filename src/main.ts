@@ -15,6 +15,7 @@ import { EventBus } from "./events.ts";
 import { KeyedMutex } from "./keyed_mutex.ts";
 import { Drain } from "./drain.ts";
 import { ConnGuard, connGuardWanted } from "./conn_guard.ts";
+import { SOCKET_MAX_MESSAGE_BYTES } from "./socket_guard.ts";
 import { QueueStore } from "./automation/queue_store.ts";
 import { Resources } from "./lifecycle.ts";
 import { BufferedStdout, createLogger } from "./log.ts";
@@ -182,6 +183,7 @@ async function main() {
       upstreamPort: server.addr.port,
       headerTimeoutMs: config.HTTP_HEADER_TIMEOUT_MS,
       idleTimeoutMs: config.HTTP_IDLE_TIMEOUT_MS,
+      wsMaxMessageBytes: SOCKET_MAX_MESSAGE_BYTES, // stopped before Deno reads the message (socket_guard.ts)
     });
     announce(guard.addr.hostname, guard.addr.port);
   }

@@ -5,7 +5,8 @@
  *
  * Deno.upgradeWebSocket has no maximum message size (denoland/deno#15809, open): the runtime has read a
  * message (up to its own fixed cap) before the first line of ours runs, so the cap here bounds what we parse
- * and keep, not what is read off the wire; a proxy in front that limits frame size stops them earlier.
+ * and keep, not what is read off the wire. With the connection guard in front (src/conn_guard.ts), a message
+ * over the cap is stopped at its frame header before its payload reaches the server (src/ws_frames.ts).
  */
 import type { Config } from "./config.ts";
 import { ForbiddenError } from "./errors.ts";

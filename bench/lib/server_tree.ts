@@ -8,6 +8,8 @@ export interface BenchServer {
   base: string;
   api: string;
   pid: number;
+  /** The file the server's log lines go to. */
+  log: string;
   headers: Record<string, string>;
   close(): Promise<void>;
 }
@@ -64,9 +66,13 @@ export async function startBenchServer(
     cwd: root,
     env,
     clearEnv: true,
-    stdout: "null",
+    stdout: "piped",
     stderr: "inherit",
   }).spawn();
+  // the server's log, kept for a look when a bench fails (`log` below)
+  const log = `/tmp/gatehouse-bench-${port}.log`;
+  void child.stdout.pipeTo(Deno.openSync(log, { write: true, create: true, truncate: true }).writable)
+    .catch(() => {});
   const base = `http://127.0.0.1:${port}`;
   const end = Date.now() + 120_000;
   for (;;) {
@@ -79,6 +85,7 @@ export async function startBenchServer(
     base,
     api: `${base}/api/v1`,
     pid: child.pid,
+    log,
     headers: { "x-api-key": "bench-key", "content-type": "application/json" },
     async close() {
       child.kill("SIGTERM");

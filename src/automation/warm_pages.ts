@@ -8,6 +8,8 @@ import type { Logger } from "../log.ts";
 
 /** How long a refill waits after a take before it starts creating pages. */
 export const REFILL_DELAY_MS = 250;
+/** Refills tried again after one fails, before the next take has to start one. */
+export const REFILL_RETRIES = 3;
 /** The longest a refill defers to sessions still starting before it makes a page anyway. */
 export const REFILL_MAX_DEFER_MS = 5000;
 
@@ -26,6 +28,9 @@ export class WarmPages {
   readonly #busy: () => boolean;
   readonly #stock: WarmPage[] = [];
   #filling?: Promise<void>;
+  /** Refills in a row that failed. */
+  #failures = 0;
+  #retry?: ReturnType<typeof setTimeout>;
   #closed = false;
 
   /**
@@ -83,9 +88,13 @@ export class WarmPages {
         }
         this.#stock.push(warm);
       }
-    })().catch((err) => {
-      // the browser is down or closing: the next session launches it and refills
-      if (!this.#closed) this.#log.warn("warming a browser page failed", { error: err });
+    })().then(() => void (this.#failures = 0), (err) => {
+      if (this.#closed) return;
+      // a page that could not be made (the browser busy or going away): tried again a few times, a second
+      // apart; after that the next take starts a refill
+      this.#failures++;
+      this.#log.warn("warming a browser page failed", { error: err, failures: this.#failures });
+      if (this.#failures <= REFILL_RETRIES) this.#retry = setTimeout(() => this.refill(0), 1000);
     }).finally(() => (this.#filling = undefined));
   }
 
@@ -99,6 +108,7 @@ export class WarmPages {
   /** Stops refilling and closes the waiting pages (unless the browser is closing anyway). */
   async close(closeContexts = true): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#retry);
     await this.#filling;
     const stock = this.#stock.splice(0);
     if (closeContexts) await Promise.all(stock.map((w) => w.context.close().catch(() => {})));
