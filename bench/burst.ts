@@ -145,7 +145,9 @@ for (const setup of setups.filter((x) => x.name.includes(ONLY))) {
         `CPU ${row.cpu_ms_per_session} ms per session ${JSON.stringify(row.cpu_ms)}`,
     );
     bursts.push(row);
-    if (setup.db === "postgres" && !setup.chrome) densityRows.push(...await density());
+    if (setup.db === "postgres" && !setup.chrome) {
+      densityRows.push(...(await density()).map((r) => ({ setup: setup.name, ...r })));
+    }
   } finally {
     await server.close();
   }
