@@ -220,7 +220,7 @@ export class ConnGuard {
 
   /** The client's address for a connection the server got from the guard (other callers: their own). */
   clientOf(remote: Deno.NetAddr): Deno.NetAddr {
-    return this.#clients.get(remote.port) ?? remote;
+    return (remote.hostname === "127.0.0.1" && this.#clients.get(remote.port)) || remote;
   }
 
   async #accept(): Promise<void> {
@@ -248,7 +248,8 @@ export class ConnGuard {
       return;
     }
     const local = (upstream.localAddr as Deno.NetAddr).port;
-    this.#clients.set(local, client.remoteAddr as Deno.NetAddr);
+    const clientAddr = client.remoteAddr as Deno.NetAddr;
+    this.#clients.set(local, clientAddr);
     const conn = new Guarded(client, upstream, Date.now(), this.#options.wsMaxMessageBytes);
     this.#open.add(conn);
     const requests = pump(client, upstream, (chunk) => {
@@ -265,7 +266,8 @@ export class ConnGuard {
     conn.close();
     await requests;
     this.#open.delete(conn);
-    this.#clients.delete(local);
+    // a loopback port can be taken again at once (tcp_tw_reuse): forget it only if it is still this client's
+    if (this.#clients.get(local) === clientAddr) this.#clients.delete(local);
     conn.close();
   }
 
