@@ -58,14 +58,15 @@ async function gatehouseFetch() {
 /** --serve=<hello|app>-<bare|guarded>: serves hello or gatehouse's app and prints the public port. */
 async function serve(kind: string): Promise<void> {
   const fetch = kind.startsWith("app") ? await gatehouseFetch() : () => new Response("hello");
-  let guard: ConnGuard | undefined;
+  const front: { guard?: ConnGuard } = {};
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     // as main.ts: the app sees the client's address
-    (req, info) => fetch(req, guard ? { ...info, remoteAddr: guard.clientOf(info.remoteAddr) } : info),
+    (req, info) =>
+      fetch(req, front.guard ? { ...info, remoteAddr: front.guard.clientOf(info.remoteAddr) } : info),
   );
   if (kind.endsWith("bare")) return console.log(server.addr.port);
-  guard = new ConnGuard({
+  const guard = front.guard = new ConnGuard({
     hostname: "127.0.0.1",
     port: 0,
     upstreamPort: server.addr.port,
