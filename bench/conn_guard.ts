@@ -15,7 +15,7 @@ import { createApp } from "../src/app.ts";
 import { JwtKeys } from "../src/auth/jwt.ts";
 import { systemClock } from "../src/clock.ts";
 import { loadConfig } from "../src/config.ts";
-import { ConnGuard } from "../src/conn_guard.ts";
+import { serveHttp } from "../src/conn_guard.ts";
 import { randomToken } from "../src/crypto.ts";
 import type { Deps } from "../src/deps.ts";
 import { EventBus } from "../src/events.ts";
@@ -58,22 +58,14 @@ async function gatehouseFetch() {
 /** --serve=<hello|app>-<bare|guarded>: serves hello or gatehouse's app and prints the public port. */
 async function serve(kind: string): Promise<void> {
   const fetch = kind.startsWith("app") ? await gatehouseFetch() : () => new Response("hello");
-  const front: { guard?: ConnGuard } = {};
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    // as main.ts: the app sees the client's address
-    (req, info) =>
-      fetch(req, front.guard ? { ...info, remoteAddr: front.guard.clientOf(info.remoteAddr) } : info),
-  );
-  if (kind.endsWith("bare")) return console.log(server.addr.port);
-  const guard = front.guard = new ConnGuard({
+  const { addr } = serveHttp({
     hostname: "127.0.0.1",
     port: 0,
-    upstreamPort: server.addr.port,
-    headerTimeoutMs: HEADER_TIMEOUT_MS,
-    idleTimeoutMs: 75_000,
-  });
-  console.log(guard.addr.port);
+    guard: kind.endsWith("guarded")
+      ? { headerTimeoutMs: HEADER_TIMEOUT_MS, idleTimeoutMs: 75_000 }
+      : undefined,
+  }, fetch);
+  console.log(addr.port);
 }
 
 /** Starts this file as a server of `kind`; resolves to its port and a stop. */

@@ -15,6 +15,7 @@
  * Copying every byte through JS costs throughput (bench/conn_guard.ts), so it is for a server that faces
  * clients itself: behind a proxy (TRUST_PROXY set), the proxy's timeouts apply and the guard is off.
  */
+import { within } from "./lifecycle.ts";
 import { CLOSE_TOO_BIG_FRAME, WsMessageLimit } from "./ws_frames.ts";
 
 /** What the guard enforces. */
@@ -71,7 +72,9 @@ class Guarded {
     readonly client: Deno.TcpConn,
     readonly upstream: Deno.TcpConn,
     now: number,
-    readonly wsMax = 0,
+    readonly wsMax: number,
+    /** Counts a cut of this connection, once. */
+    readonly cut: (reason: CutReason) => void,
   ) {
     this.headStart = now;
     this.last = now;
@@ -115,6 +118,7 @@ class Guarded {
     const { pass, tooBig } = this.ws!.take(chunk);
     if (!tooBig) return pass;
     this.closeBy = now + 2000;
+    this.cut("ws_message_too_big");
     const out = new Uint8Array(pass.length + CLOSE_TOO_BIG_FRAME.length);
     out.set(pass);
     out.set(CLOSE_TOO_BIG_FRAME, pass.length);
@@ -135,14 +139,21 @@ class Guarded {
     this.answered = true;
   }
 
-  /** Why this connection is over its time at `now`, or null. */
-  overdue(now: number, headerMs: number, idleMs: number): CutReason | null {
-    if (this.closeBy) return now > this.closeBy ? "ws_message_too_big" : null;
-    if (this.phase === "head") return now - this.headStart > headerMs ? "header_timeout" : null;
-    if ((this.phase === "busy" && this.answered) || this.phase === "h2") {
-      return now - this.last > idleMs ? "idle_timeout" : null;
+  /** Closes this connection and counts why when it is over its time at `now`; true when it did. */
+  cutIfOverdue(now: number, headerMs: number, idleMs: number): boolean {
+    let reason: CutReason | null = null;
+    if (this.closeBy) {
+      if (now > this.closeBy) this.close(); // counted when it was stopped; the server had its 2 s to close
+      return now > this.closeBy;
     }
-    return null;
+    if (this.phase === "head") reason = now - this.headStart > headerMs ? "header_timeout" : null;
+    else if ((this.phase === "busy" && this.answered) || this.phase === "h2") {
+      reason = now - this.last > idleMs ? "idle_timeout" : null;
+    }
+    if (!reason) return false;
+    this.close();
+    this.cut(reason);
+    return true;
   }
 
   close(): void {
@@ -250,41 +261,28 @@ export class ConnGuard {
     const local = (upstream.localAddr as Deno.NetAddr).port;
     const clientAddr = client.remoteAddr as Deno.NetAddr;
     this.#clients.set(local, clientAddr);
-    const conn = new Guarded(client, upstream, Date.now(), this.#options.wsMaxMessageBytes);
-    this.#open.add(conn);
-    const requests = pump(client, upstream, (chunk) => {
-      const pass = conn.fromClient(chunk, Date.now());
-      if (conn.closeBy && pass.length) this.#count("ws_message_too_big"); // once: then nothing passes
-      return pass;
+    const conn = new Guarded(client, upstream, Date.now(), this.#options.wsMaxMessageBytes ?? 0, (reason) => {
+      this.#cut[reason]++;
+      this.#options.onCut?.(reason);
     });
+    this.#open.add(conn);
+    const requests = pump(client, upstream, (chunk) => conn.fromClient(chunk, Date.now()));
     await pump(upstream, client, (chunk) => conn.fromServer(chunk, Date.now()));
     // The server is done: the client has had its end (FIN) and is given a moment to close its side; closing
     // while it still sends would reset the connection and could lose the server's last bytes (a close frame).
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([requests, new Promise((r) => (timer = setTimeout(r, LINGER_MS)))]);
-    clearTimeout(timer);
+    await within(requests, LINGER_MS);
     conn.close();
     await requests;
     this.#open.delete(conn);
     // a loopback port can be taken again at once (tcp_tw_reuse): forget it only if it is still this client's
     if (this.#clients.get(local) === clientAddr) this.#clients.delete(local);
-    conn.close();
-  }
-
-  #count(reason: CutReason): void {
-    this.#cut[reason]++;
-    this.#options.onCut?.(reason);
   }
 
   #cutOverdue(): void {
     const now = Date.now();
     const { headerTimeoutMs, idleTimeoutMs } = this.#options;
     for (const conn of this.#open) {
-      const reason = conn.overdue(now, headerTimeoutMs, idleTimeoutMs);
-      if (!reason) continue;
-      this.#open.delete(conn);
-      conn.close();
-      if (reason !== "ws_message_too_big") this.#count(reason); // that one was counted when it was stopped
+      if (conn.cutIfOverdue(now, headerTimeoutMs, idleTimeoutMs)) this.#open.delete(conn);
     }
   }
 
@@ -307,12 +305,7 @@ export class ConnGuard {
     this.stopAccepting();
     clearInterval(this.#sweep);
     await this.#accepting;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.#relays]),
-      new Promise((r) => (timer = setTimeout(r, flushMs))),
-    ]);
-    clearTimeout(timer);
+    await within(Promise.allSettled([...this.#relays]), flushMs);
     for (const conn of this.#open) conn.close();
     this.#open.clear();
     this.#clients.clear();
@@ -326,4 +319,35 @@ export function connGuardWanted(
 ): boolean {
   return config.HTTP_CONN_GUARD === "on" ||
     (config.HTTP_CONN_GUARD === "auto" && config.TRUST_PROXY === false);
+}
+
+/** The guard's limits, as `serveHttp` takes them (it sets the addresses). */
+export type GuardLimits = Omit<ConnGuardOptions, "hostname" | "port" | "upstreamPort">;
+
+/**
+ * Serves `handler` on `hostname:port`; with `guard`, behind a connection guard there (the server then listens
+ * on a loopback port, and the handler sees each client's own address). `addr` is the public address.
+ */
+export function serveHttp(
+  options: { hostname: string; port: number; guard?: GuardLimits },
+  handler: (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => Response | Promise<Response>,
+): { server: Deno.HttpServer<Deno.NetAddr>; guard?: ConnGuard; addr: Deno.NetAddr } {
+  const front: { guard?: ConnGuard } = {};
+  const server = Deno.serve(
+    {
+      hostname: options.guard ? "127.0.0.1" : options.hostname,
+      port: options.guard ? 0 : options.port,
+      onListen: () => {},
+    },
+    (req, info) =>
+      handler(req, front.guard ? { ...info, remoteAddr: front.guard.clientOf(info.remoteAddr) } : info),
+  );
+  if (!options.guard) return { server, addr: server.addr };
+  const guard = front.guard = new ConnGuard({
+    ...options.guard,
+    hostname: options.hostname,
+    port: options.port,
+    upstreamPort: server.addr.port,
+  });
+  return { server, guard, addr: guard.addr };
 }

@@ -38,8 +38,8 @@ export interface Deps {
   logins?: LoginSessions;
   /** Prometheus metrics (/metrics); createApp makes one per app when absent. */
   metrics?: Metrics;
-  /** The connection guard's counts (src/conn_guard.ts), when it fronts the server. */
-  connections?: () => ConnStats;
+  /** The connection guard's counts (src/conn_guard.ts); undefined when no guard fronts the server. */
+  connections?: () => ConnStats | undefined;
   /** Shutdown: closes sockets (1001), ends SSE streams and long-polls; createApp makes one when absent. */
   drain?: Drain;
 }

@@ -14,10 +14,10 @@ import type { Deps } from "./deps.ts";
 import { EventBus } from "./events.ts";
 import { KeyedMutex } from "./keyed_mutex.ts";
 import { Drain } from "./drain.ts";
-import { ConnGuard, connGuardWanted } from "./conn_guard.ts";
+import { type ConnGuard, connGuardWanted, serveHttp } from "./conn_guard.ts";
 import { SOCKET_MAX_MESSAGE_BYTES } from "./socket_guard.ts";
 import { QueueStore } from "./automation/queue_store.ts";
-import { Resources } from "./lifecycle.ts";
+import { Resources, within } from "./lifecycle.ts";
 import { BufferedStdout, createLogger } from "./log.ts";
 import { smsFromConfig } from "./otp/sms.ts";
 import { createAutomation, markInterrupted } from "./automation/mod.ts";
@@ -41,17 +41,6 @@ async function resolveJwtSecret(config: Config): Promise<string> {
   const secret = randomToken(48);
   await Deno.writeTextFile(file, secret, { mode: 0o600 });
   return secret;
-}
-
-/** True when `promise` settles within `ms`. */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms))));
-  try {
-    return await Promise.race([promise.then(() => true, () => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function main() {
@@ -139,11 +128,9 @@ async function main() {
     }),
     (a) => a.close(),
   );
-  // slow and idle clients: without a proxy in front, a guard accepts the connections and relays them to the
-  // server on a loopback port with header-read and idle timeouts Deno.serve lacks (src/conn_guard.ts)
-  const guarded = connGuardWanted(config);
-  let guard: ConnGuard | undefined;
-  if (guarded) deps.connections = () => guard!.stats(); // read at scrape, once the guard listens
+  // the connection guard's counts on /metrics: read at scrape, once the server listens (below)
+  const front: { guard?: ConnGuard } = {};
+  deps.connections = () => front.guard?.stats();
   deps.cameraAuth = resources.add("camera auth cache", new CameraAuth(deps), (a) => a[Symbol.dispose]());
   const app = createApp(deps);
 
@@ -162,31 +149,27 @@ async function main() {
     resources.add("payment settler", new PaymentSettler(smartyard).start(), (s) => s.close());
   }
 
-  const announce = (hostname: string, port: number) => {
-    log.info("listening", {
-      url: `http://${hostname}:${port}`,
-      ms: Math.round(performance.now() - startedAt),
-      since_process_start: Math.round(performance.now()),
-      conn_guard: guarded,
-    });
-    stdout.write(readyLine(config, port)); // the console URL (and the dev admin key), one line
-  };
-  const server = Deno.serve({
-    hostname: guarded ? "127.0.0.1" : undefined,
-    port: guarded ? 0 : config.PORT,
-    onListen: ({ hostname, port }) => guarded || announce(hostname, port),
-  }, (req, info) => app.fetch(req, guard ? { ...info, remoteAddr: guard.clientOf(info.remoteAddr) } : info));
-  if (guarded) {
-    guard = new ConnGuard({
-      hostname: "0.0.0.0",
-      port: config.PORT,
-      upstreamPort: server.addr.port,
-      headerTimeoutMs: config.HTTP_HEADER_TIMEOUT_MS,
-      idleTimeoutMs: config.HTTP_IDLE_TIMEOUT_MS,
-      wsMaxMessageBytes: SOCKET_MAX_MESSAGE_BYTES, // stopped before Deno reads the message (socket_guard.ts)
-    });
-    announce(guard.addr.hostname, guard.addr.port);
-  }
+  // slow and idle clients: without a proxy in front, a guard accepts the connections and relays them to the
+  // server on a loopback port with header-read and idle timeouts Deno.serve lacks (src/conn_guard.ts)
+  const { server, guard, addr } = serveHttp({
+    hostname: "0.0.0.0",
+    port: config.PORT,
+    guard: connGuardWanted(config)
+      ? {
+        headerTimeoutMs: config.HTTP_HEADER_TIMEOUT_MS,
+        idleTimeoutMs: config.HTTP_IDLE_TIMEOUT_MS,
+        wsMaxMessageBytes: SOCKET_MAX_MESSAGE_BYTES, // stopped before Deno reads the message (socket_guard.ts)
+      }
+      : undefined,
+  }, app.fetch);
+  front.guard = guard;
+  log.info("listening", {
+    url: `http://${addr.hostname}:${addr.port}`,
+    ms: Math.round(performance.now() - startedAt),
+    since_process_start: Math.round(performance.now()),
+    conn_guard: !!guard,
+  });
+  stdout.write(readyLine(config, addr.port)); // the console URL (and the dev admin key), one line
   let drained: Promise<void> | undefined;
   const shutdownServer = () => drained ??= server.shutdown();
   // sessions still running here when the server has drained fail as interrupted (their browser closes)

@@ -22,8 +22,8 @@ export interface MetricsSources {
   mediaAuthCache?: () => { hits: number; misses: number };
   /** Connections the database pool holds and may hold. */
   dbPool?: () => { used: number; max: number };
-  /** The connection guard's open and cut connections (absent: no guard in front). */
-  connections?: () => ConnStats;
+  /** The connection guard's open and cut connections (undefined: no guard in front). */
+  connections?: () => ConnStats | undefined;
 }
 
 /** Route patterns whose 429s are OTP limits, and whose 2xx/4xx are media-auth allows/denies. */
@@ -93,7 +93,8 @@ export class Metrics {
       help: "Client connections the connection guard relays now",
       registers,
       collect() {
-        if (connections) this.set(connections().open);
+        const stats = connections?.();
+        if (stats) this.set(stats.open);
       },
     });
     new Counter({
@@ -102,9 +103,10 @@ export class Metrics {
       labelNames: ["reason"],
       registers,
       collect() {
-        if (!connections) return;
+        const stats = connections?.();
+        if (!stats) return;
         this.reset();
-        for (const [reason, n] of Object.entries(connections().cut)) this.inc({ reason }, n);
+        for (const [reason, n] of Object.entries(stats.cut)) this.inc({ reason }, n);
       },
     });
     new Gauge({

@@ -6,7 +6,7 @@
  * silent and trickling sockets of these tests stay open (the attack run held 600 of each for 60 s).
  */
 import assert from "node:assert/strict";
-import { ConnGuard } from "../src/conn_guard.ts";
+import { serveHttp } from "../src/conn_guard.ts";
 import { testApp } from "./helpers.ts";
 import { freePort, startServer } from "./cluster_processes.ts";
 
@@ -20,18 +20,12 @@ function guarded(
   idleTimeoutMs = 400,
 ) {
   const cuts: string[] = [];
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (req, info) => handler(req, { ...info, remoteAddr: guard.clientOf(info.remoteAddr) }),
-  );
-  const guard: ConnGuard = new ConnGuard({
+  const { server, guard } = serveHttp({
     hostname: "127.0.0.1",
     port: 0,
-    upstreamPort: server.addr.port,
-    headerTimeoutMs,
-    idleTimeoutMs,
-    onCut: (reason) => cuts.push(reason),
-  });
+    guard: { headerTimeoutMs, idleTimeoutMs, onCut: (reason) => cuts.push(reason) },
+  }, handler);
+  if (!guard) throw new Error("serveHttp was given a guard");
   return {
     port: guard.addr.port,
     cuts,

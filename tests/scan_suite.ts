@@ -1,6 +1,6 @@
 /**
  * The secret scan after the whole suite (issue 15): `deno run -A tests/scan_suite.ts <GATEHOUSE_SCAN_DIR>`,
- * run by scripts/test.sh once `deno test` is done. It reads what tests/suite_scan.ts collected: the secrets the
+ * run by tests/run_suite.ts once `deno test` is done. It reads what tests/suite_scan.ts collected: the secrets the
  * server handed out or sent (tokens and tickets in its JSON answers, the OTP codes it texted and to which
  * phone), every line it logged and a dump of every test database. It fails when a collected token or ticket is
  * in a log line or a database, an OTP code is stored or logged in clear (see `leaksCode`), or any JWT is in

@@ -1,5 +1,5 @@
 /**
- * The whole-suite secret scan's collection (issue 15): while GATEHOUSE_SCAN_DIR is set (scripts/test.sh sets
+ * The whole-suite secret scan's collection (issue 15): while GATEHOUSE_SCAN_DIR is set (tests/run_suite.ts sets
  * it for a whole-suite run), the test helpers record every secret the server hands out or sends (tokens in
  * JSON answers, OTP codes in SMS with the phone they went to), every line the server logs, and a dump of every
  * test database before it is dropped. A test app's codes, log lines and database share a `scope` (its own

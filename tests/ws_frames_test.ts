@@ -5,7 +5,7 @@
  * client. Without it, Deno read a 16 MiB message whole before the app's 64 KiB check.
  */
 import assert from "node:assert/strict";
-import { ConnGuard } from "../src/conn_guard.ts";
+import { serveHttp } from "../src/conn_guard.ts";
 import { WsMessageLimit } from "../src/ws_frames.ts";
 
 /** A masked client frame: `opcode`, `fin`, and `size` payload bytes. */
@@ -73,20 +73,17 @@ Deno.test("a message fragmented into small frames is counted whole; control fram
 Deno.test("through the guard, a message over the cap never reaches the server, and both ends see 1009", async () => {
   const received: number[] = [];
   let serverClose = 0;
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+  const { server, guard } = serveHttp({
+    hostname: "127.0.0.1",
+    port: 0,
+    guard: { headerTimeoutMs: 5000, idleTimeoutMs: 5000, wsMaxMessageBytes: 64 * 1024 },
+  }, (req) => {
     const { socket, response } = Deno.upgradeWebSocket(req);
     socket.onmessage = (e) => received.push((e.data as string).length);
     socket.onclose = (e) => (serverClose = e.code);
     return response;
   });
-  const guard = new ConnGuard({
-    hostname: "127.0.0.1",
-    port: 0,
-    upstreamPort: server.addr.port,
-    headerTimeoutMs: 5000,
-    idleTimeoutMs: 5000,
-    wsMaxMessageBytes: 64 * 1024,
-  });
+  if (!guard) throw new Error("serveHttp was given a guard");
   try {
     const ws = new WebSocket(`ws://127.0.0.1:${guard.addr.port}/`);
     await new Promise((r) => (ws.onopen = r));

@@ -120,15 +120,13 @@ export class BrowserPool implements AsyncDisposable {
     if (warm) {
       const lease = { context: warm.context, generation: warm.generation, sessionId, owner };
       this.#leases.set(warm.context, lease);
-      this.#starting.add(warm.context);
-      this.#warm.refill();
+      this.#started(warm.context);
       return { lease, page: warm.page };
     }
     const lease = await this.newContext(sessionId, owner);
     try {
       const page = await lease.context.newPage();
-      this.#starting.add(lease.context);
-      this.#warm.refill();
+      this.#started(lease.context);
       return { lease, page };
     } catch (err) {
       await this.closeContext(lease);
@@ -146,6 +144,12 @@ export class BrowserPool implements AsyncDisposable {
       await context.close().catch(() => {});
       throw err;
     }
+  }
+
+  /** `context` went to a session on its way to its first prompt; the warm stock is topped up behind it. */
+  #started(context: BrowserContext): void {
+    this.#starting.add(context);
+    this.#warm.refill();
   }
 
   /** The session of `lease` reached its first prompt: warm pages may be made again (see WarmPages.refill). */
